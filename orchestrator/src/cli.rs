@@ -1,0 +1,338 @@
+//! The whole command line, in one place (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "saasctl",
+    version,
+    about = "Run one Terraform stack per tenant: plan, apply, drift and destroy across a tenant registry",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Registry URL: sqlite://PATH or dynamodb://TABLE?region=R.
+    /// Defaults to $SAAS_REGISTRY, then sqlite://.saas/registry.db.
+    #[arg(long, global = true, value_name = "URL")]
+    pub registry: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List tenants in the registry.
+    Tenants(ListTenantsArgs),
+    /// List applications in the registry.
+    Applications(ListApplicationsArgs),
+    /// Manage the registry itself.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// Per-tenant S3 state backends: show, bootstrap, check, least-privilege policy.
+    #[command(subcommand)]
+    Backend(BackendCommand),
+    /// Plan the stack once per selected tenant.
+    Plan(FanoutArgs),
+    /// Apply the stack per tenant (plans first, or applies the saved plans of --from-run).
+    Apply(ApplyArgs),
+    /// Report per tenant whether real infrastructure drifted from its state.
+    Drift(FanoutArgs),
+    /// Destroy the stack of each selected tenant (defaults to --status offboarding).
+    Destroy(FanoutArgs),
+    /// List past runs, or show one.
+    Runs(RunsArgs),
+    /// Release a stale state lock of one tenant (wraps terraform force-unlock).
+    Unlock(UnlockArgs),
+    /// Generate and summarise CI pipelines.
+    #[command(subcommand)]
+    Pipeline(PipelineCommand),
+    /// Talk to the GitLab API.
+    #[command(subcommand)]
+    Gitlab(GitlabCommand),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Which tenants a command acts on. Shared by every fan-out and generator.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectionArgs {
+    /// Application whose stack runs.
+    #[arg(long, short = 'a')]
+    pub application: String,
+    /// Only these tenants (repeatable).
+    #[arg(long = "tenant", short = 't', value_name = "ID")]
+    pub tenants: Vec<String>,
+    /// Only tenants of this tier.
+    #[arg(long)]
+    pub tier: Option<String>,
+    /// Only tenants with this label (repeatable, all must match).
+    #[arg(long = "label", short = 'l', value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Tenant status to select [default: active; offboarding for destroy].
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only tenants whose state object does not exist yet (onboarding).
+    #[arg(long)]
+    pub new: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListTenantsArgs {
+    /// Only tenants onboarded to this application.
+    #[arg(long, short = 'a')]
+    pub application: Option<String>,
+    #[arg(long)]
+    pub tier: Option<String>,
+    #[arg(long)]
+    pub status: Option<String>,
+    /// KEY=VALUE (repeatable, all must match).
+    #[arg(long = "label", short = 'l', value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListApplicationsArgs {
+    /// KEY=VALUE (repeatable, all must match).
+    #[arg(long = "label", short = 'l', value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Create the registry's table or schema (idempotent).
+    Init,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackendCommand {
+    /// Print a tenant's backend settings.
+    Config(BackendConfigArgs),
+    /// Create or harden the buckets and lock tables the selected tenants need.
+    Bootstrap(BootstrapArgs),
+    /// Print a least-privilege IAM policy for one tenant's state.
+    Policy(BackendPolicyArgs),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum BackendConfigFormat {
+    /// `-backend-config=key=value` arguments, one per line.
+    #[default]
+    Args,
+    /// An HCL file for `-backend-config=FILE`.
+    Hcl,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct BackendConfigArgs {
+    #[arg(long, short = 'a')]
+    pub application: String,
+    #[arg(long, short = 't')]
+    pub tenant: String,
+    #[arg(long, short = 'f', value_enum, default_value_t = BackendConfigFormat::Args)]
+    pub format: BackendConfigFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Encryption {
+    /// SSE-KMS with an S3 bucket key.
+    #[default]
+    Kms,
+    /// SSE-S3 (AES256).
+    Aes256,
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Server-side encryption for created buckets.
+    #[arg(long, value_enum, default_value_t = Encryption::Kms)]
+    pub encryption: Encryption,
+    /// Only report drifted hardening; change nothing; non-zero exit on drift.
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BackendPolicyArgs {
+    #[arg(long, short = 'a')]
+    pub application: String,
+    #[arg(long, short = 't')]
+    pub tenant: String,
+}
+
+/// Everything a fan-out (plan, apply, drift, destroy) needs.
+#[derive(Debug, Args)]
+pub struct FanoutArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// The Terraform stack directory (never written to).
+    #[arg(long, short = 's', value_name = "DIR")]
+    pub stack: PathBuf,
+    /// Tenants run at once [default: number of cores].
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Rollout waves, in order, separated by ';': `canary=t1,t2;25%;rest`, or `label:wave`.
+    #[arg(long)]
+    pub waves: Option<String>,
+    /// Failure budget: stop starting tenants once N (or P% of the selection) failed.
+    #[arg(long, value_name = "N|P%")]
+    pub max_failures: Option<String>,
+    /// Stop starting tenants after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Re-run only the tenants of run ID that failed or never started.
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<String>,
+    /// Where runs are kept.
+    #[arg(long, default_value = ".saas/runs", value_name = "DIR")]
+    pub runs_dir: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub fanout: FanoutArgs,
+    /// Apply exactly the plans saved by `saasctl plan` in run ID.
+    #[arg(long, value_name = "RUN")]
+    pub from_run: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub command: Option<RunsCommand>,
+    #[arg(long, default_value = ".saas/runs", value_name = "DIR", global = true)]
+    pub runs_dir: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Show one run's report.
+    Show {
+        /// Run id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[arg(long, short = 'a')]
+    pub application: String,
+    #[arg(long, short = 't')]
+    pub tenant: String,
+    /// The stack directory the lock was taken for.
+    #[arg(long, short = 's', value_name = "DIR")]
+    pub stack: PathBuf,
+    /// Lock id to release (as printed by the failed run); defaults to the current holder.
+    #[arg(long)]
+    pub lock_id: Option<String>,
+    /// Release even if the holder's process looks alive.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ApplyMode {
+    /// Apply jobs run as soon as their plan succeeds.
+    Auto,
+    /// Apply jobs wait for a person (`when: manual`).
+    #[default]
+    Manual,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Write a GitLab CI child pipeline with plan/apply jobs per tenant.
+    Gitlab(PipelineGitlabArgs),
+    /// Roll per-tenant job results up into one release summary.
+    Report(PipelineReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineGitlabArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// The Terraform stack directory, relative to the repository root in CI.
+    #[arg(long, short = 's', value_name = "DIR")]
+    pub stack: PathBuf,
+    /// Rollout waves, as for `saasctl apply --waves`.
+    #[arg(long)]
+    pub waves: Option<String>,
+    #[arg(long, value_enum, default_value_t = ApplyMode::Manual)]
+    pub apply: ApplyMode,
+    /// Most jobs in one pipeline before sharding [GitLab.com Free: 500].
+    #[arg(long, default_value_t = 500)]
+    pub max_jobs_per_pipeline: usize,
+    /// Output file (the router file when sharding; shards are written beside it).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    #[default]
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineReportArgs {
+    /// Directory holding the jobs' artifacts.
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Markdown)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GitlabCommand {
+    /// Trigger a pipeline for one tenant through GitLab's trigger API.
+    Trigger(GitlabTriggerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GitlabTriggerArgs {
+    /// Project id or URL-encoded path.
+    #[arg(long)]
+    pub project: String,
+    #[arg(long = "ref")]
+    pub git_ref: String,
+    #[arg(long, short = 'a')]
+    pub application: String,
+    #[arg(long, short = 't')]
+    pub tenant: String,
+    /// GitLab base URL.
+    #[arg(long, env = "CI_SERVER_URL", default_value = "https://gitlab.com")]
+    pub gitlab_url: String,
+}

@@ -1,0 +1,67 @@
+//! `saasctl tenants`: list tenants with filters.
+
+use saas_registry::{Tenant, TenantFilter};
+use serde::Serialize;
+
+use crate::cli::{GlobalArgs, ListTenantsArgs};
+use crate::discovery::{open_registry, parse_labels, parse_status};
+use crate::exit::Outcome;
+use crate::render::{self, table::Table};
+
+/// A tenant as listed: everything but the sensitive values, whose names only
+/// are shown.
+#[derive(Serialize)]
+struct TenantRow<'a> {
+    id: &'a str,
+    name: &'a str,
+    email: &'a str,
+    tier: &'a str,
+    status: String,
+    applications: Vec<&'a str>,
+    variables: &'a std::collections::BTreeMap<String, String>,
+    sensitive_variables: Vec<&'a str>,
+    labels: &'a std::collections::BTreeMap<String, String>,
+    version: u64,
+    created_at: &'a str,
+    updated_at: &'a str,
+}
+
+impl<'a> From<&'a Tenant> for TenantRow<'a> {
+    fn from(t: &'a Tenant) -> Self {
+        TenantRow {
+            id: &t.id,
+            name: &t.name,
+            email: &t.email,
+            tier: &t.tier,
+            status: t.status.to_string(),
+            applications: t.applications.iter().map(String::as_str).collect(),
+            variables: &t.variables,
+            sensitive_variables: t.sensitive_variables.keys().map(String::as_str).collect(),
+            labels: &t.labels,
+            version: t.meta.version,
+            created_at: &t.meta.created_at,
+            updated_at: &t.meta.updated_at,
+        }
+    }
+}
+
+pub async fn run(global: &GlobalArgs, args: ListTenantsArgs) -> anyhow::Result<Outcome> {
+    let filter = TenantFilter {
+        application: args.application,
+        tier: args.tier,
+        status: parse_status(args.status.as_deref())?,
+        labels: parse_labels(&args.labels)?,
+        ..Default::default()
+    };
+    let registry = open_registry(global).await?;
+    let tenants = registry.list_tenants(&filter).await?;
+    let rows: Vec<TenantRow> = tenants.iter().map(TenantRow::from).collect();
+    render::listing(args.output.output, &rows, |rows| {
+        let mut table = Table::new(["ID", "NAME", "TIER", "STATUS", "APPLICATIONS"]);
+        for r in rows {
+            table.row([r.id, r.name, r.tier, &r.status, &r.applications.join(",")]);
+        }
+        table
+    })?;
+    Ok(Outcome::Clean)
+}
