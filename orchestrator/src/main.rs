@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod aws;
 mod cli;
 mod commands;
 mod discovery;
