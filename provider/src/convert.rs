@@ -1,0 +1,312 @@
+//! Conversions shared by every resource and data source: Terraform values to
+//! and from registry data, registry errors to diagnostics, and the registry
+//! handle that `configure` fills in.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
+
+use saas_registry::{RecordMeta, Registry, RegistryError};
+use tf_provider::value::Value;
+use tf_provider::{AttributePath, Diagnostics};
+
+pub type StringValue = Value<String>;
+pub type StringSet = Value<BTreeSet<Value<String>>>;
+pub type StringMap = Value<BTreeMap<String, Value<String>>>;
+
+/// The registry opened once per provider process by `configure`, shared by
+/// every resource and data source.
+#[derive(Debug, Clone, Default)]
+pub struct SharedRegistry(Arc<OnceLock<Registry>>);
+
+impl SharedRegistry {
+    pub fn set(&self, registry: Registry) {
+        // Terraform configures a provider instance once; a second call keeps
+        // the first registry, which is the one every resource already uses.
+        let _ = self.0.set(registry);
+    }
+
+    /// The configured registry, or an error diagnostic when `configure`
+    /// failed or has not run.
+    pub fn get(&self, diags: &mut Diagnostics) -> Option<&Registry> {
+        let registry = self.0.get();
+        if registry.is_none() {
+            diags.root_error(
+                "The saas provider is not configured",
+                "The registry could not be opened; see the provider configuration error above.",
+            );
+        }
+        registry
+    }
+}
+
+/// Turns a registry error into a diagnostic. Input errors point at the
+/// attribute they name; everything else is about the whole resource.
+pub fn report(diags: &mut Diagnostics, err: RegistryError) {
+    match &err {
+        RegistryError::Invalid { field, .. } => {
+            let summary = format!("Invalid {field}");
+            let path = attribute_path(field);
+            diags.error(summary, err.to_string(), path);
+        }
+        RegistryError::Conflict { .. } => diags.root_error(
+            err.to_string(),
+            "Someone else changed this record after Terraform read it; nothing was written. \
+             Run terraform plan/apply again to see and reconcile the current record.",
+        ),
+        RegistryError::AlreadyExists { .. } => diags.root_error(
+            err.to_string(),
+            "The record already exists in the registry. Import it with terraform import, or pick another id.",
+        ),
+        _ => diags.root_error_short(err.to_string()),
+    }
+}
+
+/// Parses a registry attribute path (`state.bucket`, `labels["k"]`) into a
+/// Terraform attribute path.
+pub fn attribute_path(field: &str) -> AttributePath {
+    let mut path = AttributePath::root();
+    let mut chars = field.chars().peekable();
+    let mut name = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => {
+                if !name.is_empty() {
+                    path.add_attribute(std::mem::take(&mut name));
+                }
+            }
+            '[' => {
+                if !name.is_empty() {
+                    path.add_attribute(std::mem::take(&mut name));
+                }
+                let mut key = String::new();
+                let quoted = chars.peek() == Some(&'"');
+                if quoted {
+                    chars.next();
+                }
+                while let Some(k) = chars.next() {
+                    match k {
+                        '\\' if quoted => key.extend(chars.next()),
+                        '"' if quoted && chars.peek() == Some(&']') => {
+                            chars.next();
+                            break;
+                        }
+                        ']' if !quoted => break,
+                        _ => key.push(k),
+                    }
+                }
+                match key.parse::<i64>() {
+                    Ok(index) if !quoted => path.add_index(index),
+                    _ => path.add_key(key),
+                };
+            }
+            _ => name.push(c),
+        }
+    }
+    if !name.is_empty() {
+        path.add_attribute(name);
+    }
+    path
+}
+
+/// Adds a diagnostic for `result`'s error, if any, and says whether it was ok.
+pub fn check(diags: &mut Diagnostics, result: saas_registry::Result<()>) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(err) => {
+            report(diags, err);
+            false
+        }
+    }
+}
+
+pub fn known_str(value: &StringValue) -> Option<&str> {
+    value.as_ref_option().map(String::as_str)
+}
+
+/// A fully known set (no unknown elements); `None` when unknown. Null is empty.
+pub fn known_set(value: &StringSet) -> Option<BTreeSet<String>> {
+    match value {
+        Value::Null => Some(BTreeSet::new()),
+        Value::Unknown => None,
+        Value::Value(items) => items.iter().map(|v| v.as_ref_option().cloned()).collect(),
+    }
+}
+
+/// A fully known map (no unknown values); `None` when unknown. Null is empty.
+pub fn known_map(value: &StringMap) -> Option<BTreeMap<String, String>> {
+    match value {
+        Value::Null => Some(BTreeMap::new()),
+        Value::Unknown => None,
+        Value::Value(items) => items
+            .iter()
+            .map(|(k, v)| v.as_ref_option().map(|v| (k.clone(), v.clone())))
+            .collect(),
+    }
+}
+
+pub fn string(value: &str) -> StringValue {
+    Value::Value(value.to_string())
+}
+
+pub fn set_value(items: &BTreeSet<String>) -> StringSet {
+    Value::Value(items.iter().map(|s| Value::Value(s.clone())).collect())
+}
+
+pub fn map_value(items: &BTreeMap<String, String>) -> StringMap {
+    Value::Value(
+        items
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::Value(v.clone())))
+            .collect(),
+    )
+}
+
+/// An optional string as stored: empty stays null when it was null before, so
+/// an attribute the configuration leaves out does not show a diff.
+pub fn optional_string(value: &str, prior: &StringValue) -> StringValue {
+    if value.is_empty() && !prior.is_value() {
+        Value::Null
+    } else {
+        string(value)
+    }
+}
+
+pub fn optional_set(items: &BTreeSet<String>, prior: &StringSet) -> StringSet {
+    if items.is_empty() && !prior.is_value() {
+        Value::Null
+    } else {
+        set_value(items)
+    }
+}
+
+pub fn optional_map(items: &BTreeMap<String, String>, prior: &StringMap) -> StringMap {
+    if items.is_empty() && !prior.is_value() {
+        Value::Null
+    } else {
+        map_value(items)
+    }
+}
+
+/// `config` when set, otherwise `default`: how optional attributes with a
+/// default are planned, so removing them from the configuration restores the
+/// default instead of keeping the last value.
+pub fn or_default<T: Clone>(config: &Value<T>, default: T) -> Value<T> {
+    match config {
+        Value::Null => Value::Value(default),
+        other => other.clone(),
+    }
+}
+
+/// The computed bookkeeping attributes every resource carries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetaValues {
+    pub created_at: StringValue,
+    pub updated_at: StringValue,
+    pub version: Value<i64>,
+}
+
+impl MetaValues {
+    pub fn unknown() -> Self {
+        MetaValues {
+            created_at: Value::Unknown,
+            updated_at: Value::Unknown,
+            version: Value::Unknown,
+        }
+    }
+
+    pub fn from_record(meta: &RecordMeta) -> Self {
+        MetaValues {
+            created_at: string(&meta.created_at),
+            updated_at: string(&meta.updated_at),
+            version: Value::Value(i64::try_from(meta.version).unwrap_or(i64::MAX)),
+        }
+    }
+
+    /// The meta a write starts from: the version Terraform last read is the
+    /// write's condition.
+    pub fn to_record(&self) -> RecordMeta {
+        RecordMeta {
+            created_at: self.created_at.clone().unwrap_or_default(),
+            updated_at: self.updated_at.clone().unwrap_or_default(),
+            version: self
+                .version
+                .as_ref_option()
+                .and_then(|v| u64::try_from(*v).ok())
+                .unwrap_or(0),
+        }
+    }
+
+    /// For an update: creation time stays, the rest becomes unknown.
+    pub fn for_update(&self) -> Self {
+        MetaValues {
+            created_at: self.created_at.clone(),
+            updated_at: Value::Unknown,
+            version: Value::Unknown,
+        }
+    }
+
+    pub fn expected_version(&self) -> Option<u64> {
+        self.version
+            .as_ref_option()
+            .and_then(|v| u64::try_from(*v).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tf_provider::AttributePathStep;
+
+    #[test]
+    fn attribute_paths_from_registry_fields() {
+        assert_eq!(attribute_path("id"), AttributePath::new("id"));
+        assert_eq!(
+            attribute_path("state.bucket"),
+            AttributePath::new("state").attribute("bucket")
+        );
+        assert_eq!(
+            attribute_path(r#"sensitive_variables["db.pass\"x"]"#),
+            AttributePath::new("sensitive_variables").key("db.pass\"x")
+        );
+        assert_eq!(
+            attribute_path("tenants[3].id").steps,
+            vec![
+                AttributePathStep::Attribute("tenants".into()),
+                AttributePathStep::Index(3),
+                AttributePathStep::Attribute("id".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_errors_point_at_their_attribute() {
+        let mut diags = Diagnostics::default();
+        report(
+            &mut diags,
+            RegistryError::invalid("state.lock_table", "is required"),
+        );
+        let diag = &diags.errors[0];
+        assert_eq!(
+            diag.attribute,
+            AttributePath::new("state").attribute("lock_table")
+        );
+        assert!(diag.summary.contains("state.lock_table"));
+    }
+
+    #[test]
+    fn partially_unknown_collections_are_not_known() {
+        let set: StringSet = Value::Value([Value::Value("a".into()), Value::Unknown].into());
+        assert_eq!(known_set(&set), None);
+        assert_eq!(known_set(&Value::Null), Some(BTreeSet::new()));
+        let map: StringMap = Value::Value([("k".to_string(), Value::Value("v".into()))].into());
+        assert_eq!(known_map(&map).unwrap()["k"], "v");
+    }
+
+    #[test]
+    fn empty_optional_values_keep_null() {
+        assert_eq!(optional_string("", &Value::Null), Value::Null);
+        assert_eq!(optional_string("", &string("")), string(""));
+        assert_eq!(optional_map(&BTreeMap::new(), &Value::Null), Value::Null);
+        assert!(optional_set(&["a".to_string()].into(), &Value::Null).is_value());
+    }
+}

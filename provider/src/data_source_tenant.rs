@@ -1,0 +1,257 @@
+//! `saas_tenant` data source: one tenant by id, with the S3 backend of each
+//! of its applications (what the orchestrator runs each stack against).
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use saas_registry::{
+    derive_backend, Application, BackendSettings, RecordKind, Registry, RegistryError, Tenant,
+};
+use serde::{Deserialize, Serialize};
+use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Schema};
+use tf_provider::value::{Value, ValueEmpty};
+use tf_provider::{AttributePath, DataSource, Diagnostics};
+
+use crate::attrs;
+use crate::convert::{
+    known_str, map_value, report, set_value, string, MetaValues, SharedRegistry, StringMap,
+    StringSet, StringValue,
+};
+use crate::resource_tenant::tenant_schema;
+
+/// One application's backend for this tenant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BackendObject {
+    pub bucket: StringValue,
+    pub key: StringValue,
+    pub region: StringValue,
+    pub lock_table: StringValue,
+    pub use_lockfile: Value<bool>,
+}
+
+impl BackendObject {
+    fn from_settings(b: &BackendSettings) -> Self {
+        BackendObject {
+            bucket: string(&b.bucket),
+            key: string(&b.key),
+            region: string(&b.region),
+            lock_table: b.lock_table.as_deref().map_or(Value::Null, string),
+            use_lockfile: Value::Value(b.use_lockfile),
+        }
+    }
+}
+
+/// A tenant as data sources show it: every attribute except secrets, plus
+/// the derived backends.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantRecord {
+    pub id: StringValue,
+    pub name: StringValue,
+    pub email: StringValue,
+    pub tier: StringValue,
+    pub status: StringValue,
+    pub applications: StringSet,
+    pub variables: StringMap,
+    pub labels: StringMap,
+    pub state: Value<BTreeMap<String, Value<BackendObject>>>,
+    pub created_at: StringValue,
+    pub updated_at: StringValue,
+    pub version: Value<i64>,
+}
+
+impl TenantRecord {
+    /// `apps` must hold every application the tenant is onboarded to.
+    pub fn new(
+        tenant: &Tenant,
+        apps: &BTreeMap<String, Application>,
+    ) -> saas_registry::Result<Self> {
+        let mut state = BTreeMap::new();
+        for name in &tenant.applications {
+            let app = apps.get(name).ok_or_else(|| RegistryError::NotFound {
+                kind: RecordKind::Application,
+                id: name.clone(),
+            })?;
+            let backend = derive_backend(app, &tenant.id)?;
+            state.insert(
+                name.clone(),
+                Value::Value(BackendObject::from_settings(&backend)),
+            );
+        }
+        let meta = MetaValues::from_record(&tenant.meta);
+        Ok(TenantRecord {
+            id: string(&tenant.id),
+            name: string(&tenant.name),
+            email: string(&tenant.email),
+            tier: string(&tenant.tier),
+            status: string(tenant.status.as_str()),
+            applications: set_value(&tenant.applications),
+            variables: map_value(&tenant.variables),
+            labels: map_value(&tenant.labels),
+            state: Value::Value(state),
+            created_at: meta.created_at,
+            updated_at: meta.updated_at,
+            version: meta.version,
+        })
+    }
+}
+
+/// The attributes of a `TenantRecord`, all computed.
+pub fn tenant_record_attributes() -> HashMap<String, Attribute> {
+    use attrs::{bool, computed, string};
+    let mut attributes = attrs::read_only_all(tenant_schema().block.attributes);
+    attributes.remove("sensitive_variables");
+    let backend = AttributeType::AttributeMap(attrs::object([
+        ("bucket", computed(string(), "State bucket.")),
+        ("key", computed(string(), "State object key.")),
+        (
+            "region",
+            computed(string(), "Region of the bucket and lock table."),
+        ),
+        (
+            "lock_table",
+            computed(
+                string(),
+                "DynamoDB lock table; null when locking with an S3 lockfile.",
+            ),
+        ),
+        (
+            "use_lockfile",
+            computed(
+                bool(),
+                "Whether Terraform locks with an S3 lockfile (`use_lockfile = true`).",
+            ),
+        ),
+    ]));
+    attributes.insert(
+        "state".into(),
+        computed(backend, "The S3 backend of each of the tenant's applications, keyed by application name, derived from the application's `state` settings."),
+    );
+    attributes
+}
+
+/// Loads the applications `tenants` are onboarded to, each once.
+pub async fn applications_of(
+    registry: &Registry,
+    tenants: &[Tenant],
+) -> saas_registry::Result<BTreeMap<String, Application>> {
+    let mut apps = BTreeMap::new();
+    for name in tenants.iter().flat_map(|t| &t.applications) {
+        if !apps.contains_key(name) {
+            if let Some(app) = registry.get_application(name).await? {
+                apps.insert(name.clone(), app);
+            }
+        }
+    }
+    Ok(apps)
+}
+
+#[derive(Debug, Clone)]
+pub struct TenantDataSource {
+    registry: SharedRegistry,
+}
+
+impl TenantDataSource {
+    pub fn new(registry: SharedRegistry) -> Self {
+        TenantDataSource { registry }
+    }
+}
+
+#[async_trait]
+impl DataSource for TenantDataSource {
+    type State<'a> = TenantRecord;
+    type ProviderMetaState<'a> = ValueEmpty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        let mut attributes = tenant_record_attributes();
+        if let Some(id) = attributes.get_mut("id") {
+            id.constraint = AttributeConstraint::Required;
+            id.description = attrs::description("Id of the tenant to read.");
+        }
+        Some(attrs::schema_from(
+            "Reads one tenant from the registry, including the S3 backend of each of its applications. Sensitive variables are not exposed.",
+            attributes,
+        ))
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        config: Self::State<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<Self::State<'a>> {
+        let registry = self.registry.get(diags)?;
+        let id = known_str(&config.id)?;
+        let loaded = async {
+            let tenant = registry.require_tenant(id).await?;
+            let apps = applications_of(registry, std::slice::from_ref(&tenant)).await?;
+            TenantRecord::new(&tenant, &apps)
+        };
+        match loaded.await {
+            Ok(record) => Some(record),
+            Err(
+                err @ RegistryError::NotFound {
+                    kind: RecordKind::Tenant,
+                    ..
+                },
+            ) => {
+                diags.error(err.to_string(), String::new(), AttributePath::new("id"));
+                None
+            }
+            Err(err) => {
+                report(diags, err);
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use saas_registry::{Isolation, LockKind, StateConfig};
+
+    #[test]
+    fn record_derives_each_backend_and_hides_secrets() {
+        let mut tenant = Tenant::new("acme", "Acme", "ops@acme.example", "basic");
+        tenant.applications = ["web".to_string(), "api".to_string()].into();
+        tenant.sensitive_variables = [("db_password".to_string(), "hunter2".to_string())].into();
+        let web = Application::new(
+            "web",
+            StateConfig {
+                bucket: Some("acme-tfstate".into()),
+                lock_table: Some("acme-locks".into()),
+                ..Default::default()
+            },
+        );
+        let api = Application::new(
+            "api",
+            StateConfig {
+                isolation: Isolation::Bucket,
+                bucket_prefix: Some("acme-api".into()),
+                lock: LockKind::S3,
+                ..Default::default()
+            },
+        );
+        let apps = BTreeMap::from([("web".to_string(), web), ("api".to_string(), api)]);
+        let record = TenantRecord::new(&tenant, &apps).unwrap();
+        let state = record.state.as_ref_option().unwrap();
+        let web = state["web"].as_ref_option().unwrap();
+        assert_eq!(web.key, string("web/acme/terraform.tfstate"));
+        assert_eq!(web.lock_table, string("acme-locks"));
+        let api = state["api"].as_ref_option().unwrap();
+        assert_eq!(api.bucket, string("acme-api-acme"));
+        assert_eq!(api.use_lockfile, Value::Value(true));
+        let encoded = serde_json::to_string(&record).unwrap();
+        assert!(!encoded.contains("hunter2"));
+        assert!(!tenant_record_attributes().contains_key("sensitive_variables"));
+    }
+
+    #[test]
+    fn missing_application_is_an_error() {
+        let mut tenant = Tenant::new("acme", "Acme", "ops@acme.example", "basic");
+        tenant.applications = ["web".to_string()].into();
+        assert!(TenantRecord::new(&tenant, &BTreeMap::new()).is_err());
+    }
+}

@@ -1,0 +1,14 @@
+//! `terraform-provider-saas`: the Terraform provider `saasctl/saas`, which
+//! manages the saasctl tenant registry as code.
+
+mod attrs;
+mod convert;
+pub mod data_source_application;
+pub mod data_source_tenant;
+pub mod data_source_tenants;
+pub mod docs;
+pub mod provider;
+pub mod resource_application;
+pub mod resource_tenant;
+
+pub use provider::{SaasProvider, PROVIDER_NAME};

@@ -1,0 +1,585 @@
+//! `saas_application`: one application (a Terraform stack run per tenant)
+//! and how its tenants' state is stored.
+
+use async_trait::async_trait;
+use saas_registry::model::{default_tiers, DEFAULT_KEY_TEMPLATE};
+use saas_registry::{validate, Application, Isolation, LockKind, RegistryError, StateConfig};
+use serde::{Deserialize, Serialize};
+use tf_provider::schema::{AttributeType, Schema};
+use tf_provider::value::{Value, ValueEmpty};
+use tf_provider::{AttributePath, Diagnostics, Resource};
+
+use crate::attrs;
+use crate::convert::{
+    check, known_map, known_set, known_str, optional_map, optional_string, or_default, report,
+    set_value, string, MetaValues, SharedRegistry, StringMap, StringSet, StringValue,
+};
+
+/// The `state` attribute: where each tenant's Terraform state lives.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StateSettings {
+    pub region: StringValue,
+    pub isolation: StringValue,
+    pub bucket: StringValue,
+    pub bucket_prefix: StringValue,
+    pub key: StringValue,
+    pub lock: StringValue,
+    pub lock_table: StringValue,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplicationState {
+    pub id: StringValue,
+    pub name: StringValue,
+    pub description: StringValue,
+    pub stack: StringValue,
+    pub tiers: StringSet,
+    pub labels: StringMap,
+    pub state: Value<StateSettings>,
+    pub created_at: StringValue,
+    pub updated_at: StringValue,
+    pub version: Value<i64>,
+}
+
+pub fn state_attributes() -> AttributeType {
+    use attrs::{optional, optional_computed, required, string};
+    AttributeType::AttributeSingle(attrs::object([
+        ("region", required(string(), "AWS region of the state buckets and lock tables.")),
+        ("isolation", optional_computed(string(), "`prefix`: one shared `bucket`, one key per tenant. `bucket`: one bucket per tenant, named `<bucket_prefix>-<tenant>`. Defaults to `prefix`.")),
+        ("bucket", optional(string(), "The shared state bucket (`isolation = \"prefix\"` only).")),
+        ("bucket_prefix", optional(string(), "Prefix of the per-tenant buckets (`isolation = \"bucket\"` only), at most 22 characters.")),
+        ("key", optional_computed(string(), "State object key template; `{application}` and `{tenant}` must each be a whole path segment. Defaults to `{application}/{tenant}/terraform.tfstate`.")),
+        ("lock", optional_computed(string(), "`dynamodb` (a lock table) or `s3` (S3-native lockfile). Defaults to `dynamodb`.")),
+        ("lock_table", optional(string(), "DynamoDB lock table (`lock = \"dynamodb\"` only). With `bucket` isolation each tenant gets `<lock_table>-<tenant>`.")),
+    ]))
+}
+
+pub fn application_schema() -> Schema {
+    use attrs::{computed, optional, optional_computed, required, string, string_map, string_set};
+    let mut attributes = vec![
+        ("id", computed(string(), "Equals `name`, but is known only once the application exists: reference it from `saas_tenant.applications` so Terraform creates the application before its tenants.")),
+        ("name", required(string(), "Application name: a lowercase DNS label, 1 to 40 characters. Changing it replaces the application.")),
+        ("description", optional(string(), "What the application is.")),
+        ("stack", optional(string(), "Where the application's per-tenant Terraform stack lives, e.g. a git URL and path.")),
+        ("tiers", optional_computed(string_set(), "Tiers tenants of this application may have. Defaults to `basic`, `standard`, `premium`.")),
+        ("labels", optional(string_map(), "Free-form labels.")),
+        ("state", attrs::required(state_attributes(), "How each tenant's Terraform state backend is derived.")),
+    ];
+    attributes.extend(attrs::meta_attributes("application"));
+    attrs::schema(
+        "An application: a Terraform stack that runs once per tenant, and where each tenant's state of it is stored.",
+        attributes,
+    )
+}
+
+fn parse_isolation(value: &str) -> saas_registry::Result<Isolation> {
+    match value {
+        "prefix" => Ok(Isolation::Prefix),
+        "bucket" => Ok(Isolation::Bucket),
+        other => Err(RegistryError::invalid(
+            "state.isolation",
+            format!("{other:?} is not one of prefix, bucket"),
+        )),
+    }
+}
+
+fn parse_lock(value: &str) -> saas_registry::Result<LockKind> {
+    match value {
+        "dynamodb" => Ok(LockKind::Dynamodb),
+        "s3" => Ok(LockKind::S3),
+        other => Err(RegistryError::invalid(
+            "state.lock",
+            format!("{other:?} is not one of dynamodb, s3"),
+        )),
+    }
+}
+
+fn isolation_name(isolation: Isolation) -> &'static str {
+    match isolation {
+        Isolation::Prefix => "prefix",
+        Isolation::Bucket => "bucket",
+    }
+}
+
+fn lock_name(lock: LockKind) -> &'static str {
+    match lock {
+        LockKind::Dynamodb => "dynamodb",
+        LockKind::S3 => "s3",
+    }
+}
+
+fn optional_known(value: &StringValue) -> Option<Option<String>> {
+    match value {
+        Value::Value(s) => Some(Some(s.clone())),
+        Value::Null => Some(None),
+        Value::Unknown => None,
+    }
+}
+
+impl StateSettings {
+    fn with_defaults(mut self, config: &StateSettings) -> Self {
+        self.isolation = or_default(&config.isolation, "prefix".into());
+        self.key = or_default(&config.key, DEFAULT_KEY_TEMPLATE.into());
+        self.lock = or_default(&config.lock, "dynamodb".into());
+        self
+    }
+
+    fn check_values(&self, diags: &mut Diagnostics) -> bool {
+        let mut ok = true;
+        if let Some(isolation) = known_str(&self.isolation) {
+            ok &= check(diags, parse_isolation(isolation).map(|_| ()));
+        }
+        if let Some(lock) = known_str(&self.lock) {
+            ok &= check(diags, parse_lock(lock).map(|_| ()));
+        }
+        ok
+    }
+
+    fn to_config(&self) -> Option<saas_registry::Result<StateConfig>> {
+        let isolation = known_str(&self.isolation)
+            .map(parse_isolation)
+            .unwrap_or(Ok(Isolation::Prefix));
+        let lock = known_str(&self.lock)
+            .map(parse_lock)
+            .unwrap_or(Ok(LockKind::Dynamodb));
+        let config = StateConfig {
+            region: self.region.as_ref_option()?.clone(),
+            isolation: match isolation {
+                Ok(i) => i,
+                Err(e) => return Some(Err(e)),
+            },
+            bucket: optional_known(&self.bucket)?,
+            bucket_prefix: optional_known(&self.bucket_prefix)?,
+            key: optional_known(&self.key)?.unwrap_or_else(|| DEFAULT_KEY_TEMPLATE.into()),
+            lock: match lock {
+                Ok(l) => l,
+                Err(e) => return Some(Err(e)),
+            },
+            lock_table: optional_known(&self.lock_table)?,
+        };
+        (!self.isolation.is_unknown() && !self.lock.is_unknown()).then_some(Ok(config))
+    }
+
+    fn from_config(config: &StateConfig) -> Self {
+        StateSettings {
+            region: string(&config.region),
+            isolation: string(isolation_name(config.isolation)),
+            bucket: config.bucket.as_deref().map_or(Value::Null, string),
+            bucket_prefix: config.bucket_prefix.as_deref().map_or(Value::Null, string),
+            key: string(&config.key),
+            lock: string(lock_name(config.lock)),
+            lock_table: config.lock_table.as_deref().map_or(Value::Null, string),
+        }
+    }
+}
+
+impl ApplicationState {
+    fn meta(&self) -> MetaValues {
+        MetaValues {
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+            version: self.version.clone(),
+        }
+    }
+
+    fn set_meta(&mut self, meta: MetaValues) {
+        self.created_at = meta.created_at;
+        self.updated_at = meta.updated_at;
+        self.version = meta.version;
+    }
+
+    /// The record this state describes: `None` while something is unknown.
+    fn to_application(&self) -> Option<saas_registry::Result<Application>> {
+        let state = match self.state.as_ref_option()?.to_config()? {
+            Ok(state) => state,
+            Err(err) => return Some(Err(err)),
+        };
+        Some(Ok(Application {
+            name: self.name.as_ref_option()?.clone(),
+            description: optional_known(&self.description)?.unwrap_or_default(),
+            stack: optional_known(&self.stack)?.unwrap_or_default(),
+            tiers: match &self.tiers {
+                Value::Null => default_tiers(),
+                tiers => known_set(tiers)?,
+            },
+            labels: known_map(&self.labels)?,
+            state,
+            meta: self.meta().to_record(),
+        }))
+    }
+
+    pub fn from_application(app: &Application, prior: &ApplicationState) -> Self {
+        ApplicationState {
+            id: string(&app.name),
+            name: string(&app.name),
+            description: optional_string(&app.description, &prior.description),
+            stack: optional_string(&app.stack, &prior.stack),
+            tiers: set_value(&app.tiers),
+            labels: optional_map(&app.labels, &prior.labels),
+            state: Value::Value(StateSettings::from_config(&app.state)),
+            created_at: string(&app.meta.created_at),
+            updated_at: string(&app.meta.updated_at),
+            version: MetaValues::from_record(&app.meta).version,
+        }
+    }
+
+    fn with_defaults(mut self, config: &ApplicationState) -> Self {
+        self.tiers = or_default(
+            &config.tiers,
+            set_value(&default_tiers()).unwrap_or_default(),
+        );
+        if let (Value::Value(state), Value::Value(config)) = (&self.state, &config.state) {
+            self.state = Value::Value(state.clone().with_defaults(config));
+        }
+        self
+    }
+
+    fn same_settings(&self, other: &ApplicationState) -> bool {
+        let mut a = self.clone();
+        let mut b = other.clone();
+        a.set_meta(MetaValues::default());
+        b.set_meta(MetaValues::default());
+        a == b
+    }
+
+    fn check_values(&self, diags: &mut Diagnostics) -> bool {
+        let mut ok = true;
+        if let Some(name) = known_str(&self.name) {
+            ok &= check(diags, validate::slug("name", name));
+        }
+        if let Value::Value(tiers) = &self.tiers {
+            for tier in tiers.iter().filter_map(Value::as_ref_option) {
+                ok &= check(diags, validate::slug("tiers", tier));
+            }
+        }
+        if let Value::Value(labels) = &self.labels {
+            ok &= check(diags, validate::map_keys("labels", labels.keys()));
+        }
+        if let Value::Value(state) = &self.state {
+            ok &= state.check_values(diags);
+        }
+        if ok {
+            match self.to_application() {
+                Some(Ok(app)) => ok &= check(diags, validate::application(&app)),
+                Some(Err(err)) => ok &= check(diags, Err(err)),
+                None => {}
+            }
+        }
+        ok
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplicationResource {
+    registry: SharedRegistry,
+}
+
+impl ApplicationResource {
+    pub fn new(registry: SharedRegistry) -> Self {
+        ApplicationResource { registry }
+    }
+
+    /// Plan-time checks: each value, then state storage against the other
+    /// applications (two applications must never share a tenant's state).
+    async fn check_plan(&self, diags: &mut Diagnostics, planned: &ApplicationState) -> Option<()> {
+        let registry = self.registry.get(diags)?;
+        if !planned.check_values(diags) {
+            return Some(());
+        }
+        if let Some(Ok(app)) = planned.to_application() {
+            match registry.list_applications().await {
+                Ok(others) => {
+                    check(diags, validate::state_compatible(&app, &others));
+                }
+                Err(err) => report(diags, err),
+            }
+        }
+        Some(())
+    }
+
+    fn planned_application(
+        diags: &mut Diagnostics,
+        state: &ApplicationState,
+        action: &str,
+    ) -> Option<Application> {
+        match state.to_application() {
+            Some(Ok(app)) => Some(app),
+            Some(Err(err)) => {
+                report(diags, err);
+                None
+            }
+            None => {
+                diags.root_error_short(format!(
+                    "Every application attribute must be known when the application is {action}"
+                ));
+                None
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for ApplicationResource {
+    type State<'a> = ApplicationState;
+    type PrivateState<'a> = ValueEmpty;
+    type ProviderMetaState<'a> = ValueEmpty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(application_schema())
+    }
+
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
+        config.check_values(diags);
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: Self::State<'a>,
+        private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags);
+        let (Some(registry), Some(name)) = (registry, known_str(&state.name)) else {
+            return Some((state, private_state));
+        };
+        match registry.get_application(name).await {
+            Ok(Some(app)) => Some((
+                ApplicationState::from_application(&app, &state),
+                private_state,
+            )),
+            // Gone out of band: dropping it from state makes the next plan re-create it.
+            Ok(None) => None,
+            Err(err) => {
+                report(diags, err);
+                Some((state, private_state))
+            }
+        }
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        proposed_state: Self::State<'a>,
+        config_state: Self::State<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let mut planned = proposed_state.with_defaults(&config_state);
+        // Unknown until created, so tenants referencing it wait for it and
+        // skip the plan-time "unknown application" check.
+        planned.id = Value::Unknown;
+        planned.set_meta(MetaValues::unknown());
+        self.check_plan(diags, &planned).await?;
+        if let (Some(registry), Some(name)) = (self.registry.get(diags), known_str(&planned.name)) {
+            match registry.get_application(name).await {
+                Ok(Some(_)) => diags.error(
+                    format!("Application {name:?} already exists"),
+                    format!("The registry already holds application {name:?}. Import it (terraform import <address> {name}) or choose another name."),
+                    AttributePath::new("name"),
+                ),
+                Ok(None) => {}
+                Err(err) => report(diags, err),
+            }
+        }
+        Some((planned, ValueEmpty::default()))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        proposed_state: Self::State<'a>,
+        config_state: Self::State<'a>,
+        prior_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
+        let mut planned = proposed_state.with_defaults(&config_state);
+        let mut replace = Vec::new();
+        if planned.name != prior_state.name {
+            replace.push(AttributePath::new("name"));
+            planned.id = Value::Unknown;
+            planned.set_meta(MetaValues::unknown());
+        } else if planned.same_settings(&prior_state) {
+            planned.set_meta(prior_state.meta());
+        } else {
+            planned.set_meta(prior_state.meta().for_update());
+        }
+        self.check_plan(diags, &planned).await?;
+        Some((planned, prior_private_state, replace))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior_state: Self::State<'a>,
+        prior_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<Self::PrivateState<'a>> {
+        Some(prior_private_state)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned_state: Self::State<'a>,
+        _config_state: Self::State<'a>,
+        planned_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags)?;
+        let app = Self::planned_application(diags, &planned_state, "created")?;
+        match registry.create_application(&app).await {
+            Ok(created) => Some((
+                ApplicationState::from_application(&created, &planned_state),
+                planned_private_state,
+            )),
+            Err(err) => {
+                report(diags, err);
+                None
+            }
+        }
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        planned_state: Self::State<'a>,
+        _config_state: Self::State<'a>,
+        planned_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags)?;
+        let mut app = Self::planned_application(diags, &planned_state, "updated")?;
+        // The write is conditional on the version Terraform last read.
+        app.meta = prior_state.meta().to_record();
+        match registry.update_application(&app).await {
+            Ok(updated) => Some((
+                ApplicationState::from_application(&updated, &planned_state),
+                planned_private_state,
+            )),
+            Err(err) => {
+                report(diags, err);
+                None
+            }
+        }
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        _planned_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<()> {
+        let registry = self.registry.get(diags)?;
+        let name = known_str(&prior_state.name).unwrap_or_default();
+        match registry
+            .delete_application(name, prior_state.meta().expected_version())
+            .await
+        {
+            Ok(()) | Err(RegistryError::NotFound { .. }) => Some(()),
+            Err(err) => {
+                report(diags, err);
+                None
+            }
+        }
+    }
+
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags)?;
+        match registry.get_application(&id).await {
+            Ok(Some(app)) => Some((
+                ApplicationState::from_application(&app, &ApplicationState::default()),
+                ValueEmpty::default(),
+            )),
+            Ok(None) => {
+                diags.root_error(
+                    format!("Cannot import application {id:?}"),
+                    "The registry holds no application with this name.",
+                );
+                None
+            }
+            Err(err) => {
+                report(diags, err);
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> ApplicationState {
+        ApplicationState {
+            name: string("web"),
+            state: Value::Value(StateSettings {
+                region: string("us-east-1"),
+                bucket: string("acme-tfstate"),
+                lock_table: string("acme-locks"),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_fill_what_the_configuration_leaves_out() {
+        let planned = config().with_defaults(&config());
+        let app = planned.to_application().unwrap().unwrap();
+        assert_eq!(app.tiers, default_tiers());
+        assert_eq!(app.state.key, DEFAULT_KEY_TEMPLATE);
+        assert_eq!(app.state.isolation, Isolation::Prefix);
+        assert_eq!(app.state.lock, LockKind::Dynamodb);
+        let back = ApplicationState::from_application(&app, &planned);
+        assert!(back.same_settings(&ApplicationState {
+            id: string("web"),
+            ..planned
+        }));
+    }
+
+    #[test]
+    fn state_errors_point_into_the_state_object() {
+        let mut bad = config();
+        if let Value::Value(state) = &mut bad.state {
+            state.lock_table = Value::Null;
+        }
+        let mut diags = Diagnostics::default();
+        assert!(!bad.with_defaults(&config()).check_values(&mut diags));
+        assert_eq!(
+            diags.errors[0].attribute,
+            AttributePath::new("state").attribute("lock_table")
+        );
+
+        let mut bad = config();
+        if let Value::Value(state) = &mut bad.state {
+            state.isolation = string("shared");
+        }
+        let mut diags = Diagnostics::default();
+        assert!(!bad.check_values(&mut diags));
+        assert_eq!(
+            diags.errors[0].attribute,
+            AttributePath::new("state").attribute("isolation")
+        );
+    }
+
+    #[test]
+    fn bad_names_are_rejected() {
+        let bad = ApplicationState {
+            name: string("Web"),
+            ..config()
+        };
+        let mut diags = Diagnostics::default();
+        assert!(!bad.check_values(&mut diags));
+        assert_eq!(diags.errors[0].attribute, AttributePath::new("name"));
+    }
+}

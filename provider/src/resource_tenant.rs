@@ -1,0 +1,516 @@
+//! `saas_tenant`: one tenant record in the registry.
+
+use async_trait::async_trait;
+use saas_registry::{validate, Registry, RegistryError, Tenant, TenantStatus};
+use serde::{Deserialize, Serialize};
+use tf_provider::schema::Schema;
+use tf_provider::value::{Value, ValueEmpty};
+use tf_provider::{AttributePath, Diagnostics, Resource};
+
+use crate::attrs;
+use crate::convert::{
+    check, known_map, known_set, known_str, optional_map, optional_set, or_default, report, string,
+    MetaValues, SharedRegistry, StringMap, StringSet, StringValue,
+};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantState {
+    pub id: StringValue,
+    pub name: StringValue,
+    pub email: StringValue,
+    pub tier: StringValue,
+    pub status: StringValue,
+    pub applications: StringSet,
+    pub variables: StringMap,
+    pub sensitive_variables: StringMap,
+    pub labels: StringMap,
+    pub created_at: StringValue,
+    pub updated_at: StringValue,
+    pub version: Value<i64>,
+}
+
+pub fn tenant_schema() -> Schema {
+    use attrs::{optional, optional_computed, required, sensitive, string, string_map, string_set};
+    let mut attributes = vec![
+        ("id", required(string(), "Tenant id: a lowercase DNS label (a-z, 0-9, `-`), 1 to 40 characters. It names the tenant's state key, bucket and lock, so it is immutable: changing it replaces the tenant.")),
+        ("name", required(string(), "Display name.")),
+        ("email", required(string(), "Contact email address.")),
+        ("tier", required(string(), "Tier, for example `basic`, `standard` or `premium`. Every application in `applications` must allow it.")),
+        ("status", optional_computed(string(), "`active`, `suspended` or `offboarding`. Defaults to `active`.")),
+        ("applications", optional(string_set(), "Names of the applications the tenant is onboarded to. Each must exist: reference `saas_application.<name>.id` so Terraform creates the application first.")),
+        ("variables", optional(string_map(), "Inputs handed to the tenant's stack runs.")),
+        ("sensitive_variables", sensitive(optional(string_map(), "Like `variables`, but secret: Terraform hides the values and saasctl never prints, logs or reports them. A key may not be in both maps."))),
+        ("labels", optional(string_map(), "Free-form labels; `saasctl` and the `saas_tenants` data source filter on them.")),
+    ];
+    attributes.extend(attrs::meta_attributes("tenant"));
+    attrs::schema(
+        "A tenant of the SaaS: who it is, its tier and status, the applications it is onboarded to and the variables its stacks receive.",
+        attributes,
+    )
+}
+
+impl TenantState {
+    fn meta(&self) -> MetaValues {
+        MetaValues {
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+            version: self.version.clone(),
+        }
+    }
+
+    fn set_meta(&mut self, meta: MetaValues) {
+        self.created_at = meta.created_at;
+        self.updated_at = meta.updated_at;
+        self.version = meta.version;
+    }
+
+    /// The record this state describes, once every value is known.
+    fn to_tenant(&self) -> Option<Tenant> {
+        let status = match known_str(&self.status) {
+            Some(s) => s.parse().ok()?,
+            None if self.status.is_null() => TenantStatus::Active,
+            None => return None,
+        };
+        Some(Tenant {
+            id: self.id.as_ref_option()?.clone(),
+            name: self.name.as_ref_option()?.clone(),
+            email: self.email.as_ref_option()?.clone(),
+            tier: self.tier.as_ref_option()?.clone(),
+            status,
+            applications: known_set(&self.applications)?,
+            variables: known_map(&self.variables)?,
+            sensitive_variables: known_map(&self.sensitive_variables)?,
+            labels: known_map(&self.labels)?,
+            meta: self.meta().to_record(),
+        })
+    }
+
+    /// State for `tenant`, keeping null where `prior` had null and the
+    /// record holds nothing.
+    fn from_tenant(tenant: &Tenant, prior: &TenantState) -> TenantState {
+        TenantState {
+            id: string(&tenant.id),
+            name: string(&tenant.name),
+            email: string(&tenant.email),
+            tier: string(&tenant.tier),
+            status: string(tenant.status.as_str()),
+            applications: optional_set(&tenant.applications, &prior.applications),
+            variables: optional_map(&tenant.variables, &prior.variables),
+            sensitive_variables: optional_map(
+                &tenant.sensitive_variables,
+                &prior.sensitive_variables,
+            ),
+            labels: optional_map(&tenant.labels, &prior.labels),
+            created_at: string(&tenant.meta.created_at),
+            updated_at: string(&tenant.meta.updated_at),
+            version: MetaValues::from_record(&tenant.meta).version,
+        }
+    }
+
+    /// Whether the attributes the user sets are equal (computed ones aside).
+    fn same_settings(&self, other: &TenantState) -> bool {
+        let mut a = self.clone();
+        let mut b = other.clone();
+        a.set_meta(MetaValues::default());
+        b.set_meta(MetaValues::default());
+        a == b
+    }
+
+    /// Checks every known value on its own; returns whether all passed.
+    fn check_values(&self, diags: &mut Diagnostics) -> bool {
+        let mut ok = true;
+        if let Some(id) = known_str(&self.id) {
+            ok &= check(diags, validate::slug("id", id));
+        }
+        if let Some(name) = known_str(&self.name) {
+            ok &= check(diags, validate::display_name("name", name));
+        }
+        if let Some(email) = known_str(&self.email) {
+            ok &= check(diags, validate::email("email", email));
+        }
+        if let Some(tier) = known_str(&self.tier) {
+            ok &= check(diags, validate::slug("tier", tier));
+        }
+        if let Some(status) = known_str(&self.status) {
+            ok &= check(diags, status.parse::<TenantStatus>().map(|_| ()));
+        }
+        if let Value::Value(apps) = &self.applications {
+            for app in apps.iter().filter_map(Value::as_ref_option) {
+                ok &= check(diags, validate::slug("applications", app));
+            }
+        }
+        for (field, map) in [
+            ("variables", &self.variables),
+            ("sensitive_variables", &self.sensitive_variables),
+            ("labels", &self.labels),
+        ] {
+            if let Value::Value(map) = map {
+                ok &= check(diags, validate::map_keys(field, map.keys()));
+            }
+        }
+        // Rules across attributes, once everything is known.
+        if ok {
+            if let Some(tenant) = self.to_tenant() {
+                ok &= check(diags, validate::tenant(&tenant));
+            }
+        }
+        ok
+    }
+
+    /// Checks, against the registry, that each application exists and allows
+    /// the tier; skipped while either is unknown.
+    async fn check_references(&self, registry: &Registry, diags: &mut Diagnostics) {
+        let (Some(tier), Some(names)) = (known_str(&self.tier), known_set(&self.applications))
+        else {
+            return;
+        };
+        let mut apps = Vec::with_capacity(names.len());
+        for name in &names {
+            match registry.get_application(name).await {
+                Ok(Some(app)) => apps.push(app),
+                Ok(None) => {}
+                Err(err) => return report(diags, err),
+            }
+        }
+        let mut probe = Tenant::new("", "", "", tier);
+        probe.applications = names;
+        check(diags, validate::tenant_references(&probe, &apps));
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TenantResource {
+    registry: SharedRegistry,
+}
+
+impl TenantResource {
+    pub fn new(registry: SharedRegistry) -> Self {
+        TenantResource { registry }
+    }
+
+    /// Plan-time checks shared by create and update.
+    async fn check_plan(&self, diags: &mut Diagnostics, planned: &TenantState) -> Option<()> {
+        let registry = self.registry.get(diags)?;
+        if planned.check_values(diags) {
+            planned.check_references(registry, diags).await;
+        }
+        Some(())
+    }
+}
+
+fn default_status(config: &TenantState) -> StringValue {
+    or_default(&config.status, TenantStatus::Active.as_str().to_string())
+}
+
+#[async_trait]
+impl Resource for TenantResource {
+    type State<'a> = TenantState;
+    type PrivateState<'a> = ValueEmpty;
+    type ProviderMetaState<'a> = ValueEmpty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(tenant_schema())
+    }
+
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
+        config.check_values(diags);
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: Self::State<'a>,
+        private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags);
+        let (Some(registry), Some(id)) = (registry, known_str(&state.id)) else {
+            return Some((state, private_state));
+        };
+        match registry.get_tenant(id).await {
+            Ok(Some(tenant)) => Some((TenantState::from_tenant(&tenant, &state), private_state)),
+            // Gone out of band: dropping it from state makes the next plan re-create it.
+            Ok(None) => None,
+            Err(err) => {
+                report(diags, err);
+                Some((state, private_state))
+            }
+        }
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        proposed_state: Self::State<'a>,
+        config_state: Self::State<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let mut planned = proposed_state;
+        planned.status = default_status(&config_state);
+        planned.set_meta(MetaValues::unknown());
+        self.check_plan(diags, &planned).await?;
+        if let (Some(registry), Some(id)) = (self.registry.get(diags), known_str(&planned.id)) {
+            match registry.get_tenant(id).await {
+                Ok(Some(_)) => diags.error(
+                    format!("Tenant {id:?} already exists"),
+                    format!("The registry already holds tenant {id:?}. Import it (terraform import <address> {id}) or choose another id."),
+                    AttributePath::new("id"),
+                ),
+                Ok(None) => {}
+                Err(err) => report(diags, err),
+            }
+        }
+        Some((planned, ValueEmpty::default()))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        proposed_state: Self::State<'a>,
+        config_state: Self::State<'a>,
+        prior_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
+        let mut planned = proposed_state;
+        planned.status = default_status(&config_state);
+        let mut replace = Vec::new();
+        if planned.id != prior_state.id {
+            replace.push(AttributePath::new("id"));
+            planned.set_meta(MetaValues::unknown());
+        } else if planned.same_settings(&prior_state) {
+            planned.set_meta(prior_state.meta());
+        } else {
+            planned.set_meta(prior_state.meta().for_update());
+        }
+        self.check_plan(diags, &planned).await?;
+        Some((planned, prior_private_state, replace))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior_state: Self::State<'a>,
+        prior_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<Self::PrivateState<'a>> {
+        Some(prior_private_state)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned_state: Self::State<'a>,
+        _config_state: Self::State<'a>,
+        planned_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags)?;
+        let Some(tenant) = planned_state.to_tenant() else {
+            diags.root_error_short(
+                "Every tenant attribute must be known when the tenant is created",
+            );
+            return None;
+        };
+        match registry.create_tenant(&tenant).await {
+            Ok(created) => Some((
+                TenantState::from_tenant(&created, &planned_state),
+                planned_private_state,
+            )),
+            Err(err) => {
+                report(diags, err);
+                None
+            }
+        }
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        planned_state: Self::State<'a>,
+        _config_state: Self::State<'a>,
+        planned_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags)?;
+        let Some(mut tenant) = planned_state.to_tenant() else {
+            diags.root_error_short(
+                "Every tenant attribute must be known when the tenant is updated",
+            );
+            return None;
+        };
+        // The write is conditional on the version Terraform last read.
+        tenant.meta = prior_state.meta().to_record();
+        match registry.update_tenant(&tenant).await {
+            Ok(updated) => Some((
+                TenantState::from_tenant(&updated, &planned_state),
+                planned_private_state,
+            )),
+            Err(err) => {
+                report(diags, err);
+                None
+            }
+        }
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        _planned_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<()> {
+        let registry = self.registry.get(diags)?;
+        let id = known_str(&prior_state.id).unwrap_or_default();
+        match registry
+            .delete_tenant(id, prior_state.meta().expected_version())
+            .await
+        {
+            Ok(()) | Err(RegistryError::NotFound { .. }) => Some(()),
+            Err(err) => {
+                report(diags, err);
+                None
+            }
+        }
+    }
+
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags)?;
+        match registry.get_tenant(&id).await {
+            Ok(Some(tenant)) => Some((
+                TenantState::from_tenant(&tenant, &TenantState::default()),
+                ValueEmpty::default(),
+            )),
+            Ok(None) => {
+                diags.root_error(
+                    format!("Cannot import tenant {id:?}"),
+                    "The registry holds no tenant with this id.",
+                );
+                None
+            }
+            Err(err) => {
+                report(diags, err);
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::{map_value, set_value};
+    use std::collections::BTreeSet;
+
+    fn config() -> TenantState {
+        TenantState {
+            id: string("acme"),
+            name: string("Acme Corp"),
+            email: string("ops@acme.example"),
+            tier: string("premium"),
+            applications: set_value(&BTreeSet::from(["web".to_string()])),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn round_trips_through_the_record() {
+        let mut state = config();
+        state.status = string("suspended");
+        state.version = Value::Value(3);
+        let tenant = state.to_tenant().unwrap();
+        assert_eq!(tenant.status, TenantStatus::Suspended);
+        assert_eq!(tenant.meta.version, 3);
+        let back = TenantState::from_tenant(&tenant, &state);
+        // Maps left out stay null, so the next plan shows no diff.
+        assert_eq!(back.labels, Value::Null);
+        assert!(back.same_settings(&state));
+    }
+
+    #[test]
+    fn bad_values_name_their_attribute() {
+        for (attr, state) in [
+            (
+                "id",
+                TenantState {
+                    id: string("../evil"),
+                    ..config()
+                },
+            ),
+            (
+                "id",
+                TenantState {
+                    id: string("Acme"),
+                    ..config()
+                },
+            ),
+            (
+                "id",
+                TenantState {
+                    id: string(&"a".repeat(64)),
+                    ..config()
+                },
+            ),
+            (
+                "email",
+                TenantState {
+                    email: string("not-an-email"),
+                    ..config()
+                },
+            ),
+            (
+                "status",
+                TenantState {
+                    status: string("paused"),
+                    ..config()
+                },
+            ),
+        ] {
+            let mut diags = Diagnostics::default();
+            assert!(!state.check_values(&mut diags), "{attr}");
+            assert_eq!(diags.errors[0].attribute, AttributePath::new(attr));
+        }
+    }
+
+    #[test]
+    fn unknown_values_are_not_checked_yet() {
+        let state = TenantState {
+            id: Value::Unknown,
+            applications: Value::Value([Value::Unknown].into()),
+            ..config()
+        };
+        let mut diags = Diagnostics::default();
+        assert!(state.check_values(&mut diags));
+        assert!(state.to_tenant().is_none());
+    }
+
+    #[test]
+    fn a_variable_cannot_be_both_plain_and_sensitive() {
+        let both = map_value(&[("db".to_string(), "x".to_string())].into());
+        let state = TenantState {
+            variables: both.clone(),
+            sensitive_variables: both,
+            ..config()
+        };
+        let mut diags = Diagnostics::default();
+        assert!(!state.check_values(&mut diags));
+        assert_eq!(
+            diags.errors[0].attribute,
+            AttributePath::new("sensitive_variables").key("db")
+        );
+    }
+
+    #[test]
+    fn schema_marks_secrets_sensitive() {
+        let schema = tenant_schema();
+        assert!(schema.block.attributes["sensitive_variables"].sensitive);
+        assert!(!schema.block.attributes["variables"].sensitive);
+    }
+}
