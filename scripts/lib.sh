@@ -1,5 +1,5 @@
 # Shared by the scripts in scripts/: paths and small helpers. Source it, don't run it.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the variables are for the scripts that source this
 
 SAAS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$SAAS_ROOT/.tools"
