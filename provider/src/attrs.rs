@@ -125,25 +125,31 @@ pub fn object(
         .collect()
 }
 
-/// A data source's view of a resource's attributes: everything computed,
-/// nested attributes too.
-pub fn read_only(mut attr: Attribute) -> Attribute {
-    attr.constraint = AttributeConstraint::Computed;
-    attr.attr_type = match attr.attr_type {
-        AttributeType::AttributeSingle(inner) => {
-            AttributeType::AttributeSingle(read_only_all(inner))
-        }
-        AttributeType::AttributeList(inner) => AttributeType::AttributeList(read_only_all(inner)),
-        AttributeType::AttributeSet(inner) => AttributeType::AttributeSet(read_only_all(inner)),
-        AttributeType::AttributeMap(inner) => AttributeType::AttributeMap(read_only_all(inner)),
-        other => other,
-    };
-    attr
-}
-
+/// A data source's view of a resource's attributes: everything computed.
 pub fn read_only_all(attributes: HashMap<String, Attribute>) -> HashMap<String, Attribute> {
     attributes
         .into_iter()
-        .map(|(name, attr)| (name, read_only(attr)))
+        .map(|(name, mut attr)| {
+            attr.constraint = AttributeConstraint::Computed;
+            (name, attr)
+        })
         .collect()
+}
+
+/// The object type whose fields are `attributes`, for computed attributes
+/// that hold records (Terraform takes no nested attribute types from
+/// tf-provider, and blocks cannot be computed).
+pub fn object_type(attributes: &HashMap<String, Attribute>) -> AttributeType {
+    AttributeType::Object(
+        attributes
+            .iter()
+            .map(|(name, attr)| (name.clone(), attr.attr_type.clone()))
+            .collect(),
+    )
+}
+
+/// A single nested block, as the computed object attribute a data source
+/// shows it as.
+pub fn block_as_computed(block: &Block) -> Attribute {
+    computed(object_type(&block.attributes), &block.description.content)
 }

@@ -7,7 +7,7 @@ use tf_provider::{AttributePath, DataSource, Diagnostics};
 
 use crate::attrs;
 use crate::convert::{known_str, report, SharedRegistry};
-use crate::resource_application::{application_schema, ApplicationState};
+use crate::resource_application::{application_schema, state_block, ApplicationState};
 
 pub fn application_data_schema() -> Schema {
     let mut attributes = attrs::read_only_all(application_schema().block.attributes);
@@ -15,6 +15,7 @@ pub fn application_data_schema() -> Schema {
         name.constraint = AttributeConstraint::Required;
         name.description = attrs::description("Name of the application to read.");
     }
+    attributes.insert("state".into(), attrs::block_as_computed(&state_block()));
     attrs::schema_from("Reads one application from the registry.", attributes)
 }
 

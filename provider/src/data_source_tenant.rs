@@ -102,31 +102,19 @@ pub fn tenant_record_attributes() -> HashMap<String, Attribute> {
     use attrs::{bool, computed, string};
     let mut attributes = attrs::read_only_all(tenant_schema().block.attributes);
     attributes.remove("sensitive_variables");
-    let backend = AttributeType::AttributeMap(attrs::object([
-        ("bucket", computed(string(), "State bucket.")),
-        ("key", computed(string(), "State object key.")),
-        (
-            "region",
-            computed(string(), "Region of the bucket and lock table."),
-        ),
-        (
-            "lock_table",
-            computed(
-                string(),
-                "DynamoDB lock table; null when locking with an S3 lockfile.",
-            ),
-        ),
-        (
-            "use_lockfile",
-            computed(
-                bool(),
-                "Whether Terraform locks with an S3 lockfile (`use_lockfile = true`).",
-            ),
-        ),
-    ]));
+    let backend = AttributeType::Map(Box::new(attrs::object_type(&attrs::object([
+        ("bucket", computed(string(), "")),
+        ("key", computed(string(), "")),
+        ("region", computed(string(), "")),
+        ("lock_table", computed(string(), "")),
+        ("use_lockfile", computed(bool(), "")),
+    ]))));
     attributes.insert(
         "state".into(),
-        computed(backend, "The S3 backend of each of the tenant's applications, keyed by application name, derived from the application's `state` settings."),
+        computed(
+            backend,
+            "The S3 backend of each of the tenant's applications, keyed by application name, derived from the application's `state` settings: `bucket`, `key`, `region`, `lock_table` (null when locking with an S3 lockfile) and `use_lockfile`.",
+        ),
     );
     attributes
 }

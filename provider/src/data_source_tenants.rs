@@ -32,7 +32,7 @@ pub fn tenants_schema() -> Schema {
             ("status", optional(string(), "Only tenants with this status: `active`, `suspended` or `offboarding`.")),
             ("labels", optional(string_map(), "Only tenants carrying all of these labels with these values.")),
             ("ids", computed(string_list(), "Ids of the matching tenants, sorted.")),
-            ("tenants", computed(AttributeType::AttributeList(tenant_record_attributes()), "The matching tenants, sorted by id, each with the attributes of the `saas_tenant` data source.")),
+            ("tenants", computed(AttributeType::List(Box::new(attrs::object_type(&tenant_record_attributes()))), "The matching tenants, sorted by id, each with the attributes of the `saas_tenant` data source.")),
         ],
     )
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use saas_registry::model::{default_tiers, DEFAULT_KEY_TEMPLATE};
 use saas_registry::{validate, Application, Isolation, LockKind, RegistryError, StateConfig};
 use serde::{Deserialize, Serialize};
-use tf_provider::schema::{AttributeType, Schema};
+use tf_provider::schema::{Block, NestedBlock, Schema};
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
@@ -43,9 +43,10 @@ pub struct ApplicationState {
     pub version: Value<i64>,
 }
 
-pub fn state_attributes() -> AttributeType {
+/// The `state` block.
+pub fn state_block() -> Block {
     use attrs::{optional, optional_computed, required, string};
-    AttributeType::AttributeSingle(attrs::object([
+    let attributes = attrs::object([
         ("region", required(string(), "AWS region of the state buckets and lock tables.")),
         ("isolation", optional_computed(string(), "`prefix`: one shared `bucket`, one key per tenant. `bucket`: one bucket per tenant, named `<bucket_prefix>-<tenant>`. Defaults to `prefix`.")),
         ("bucket", optional(string(), "The shared state bucket (`isolation = \"prefix\"` only).")),
@@ -53,7 +54,12 @@ pub fn state_attributes() -> AttributeType {
         ("key", optional_computed(string(), "State object key template; `{application}` and `{tenant}` must each be a whole path segment. Defaults to `{application}/{tenant}/terraform.tfstate`.")),
         ("lock", optional_computed(string(), "`dynamodb` (a lock table) or `s3` (S3-native lockfile). Defaults to `dynamodb`.")),
         ("lock_table", optional(string(), "DynamoDB lock table (`lock = \"dynamodb\"` only). With `bucket` isolation each tenant gets `<lock_table>-<tenant>`.")),
-    ]))
+    ]);
+    Block {
+        attributes,
+        description: attrs::description("How each tenant's Terraform state backend is derived."),
+        ..Block::default()
+    }
 }
 
 pub fn application_schema() -> Schema {
@@ -65,13 +71,17 @@ pub fn application_schema() -> Schema {
         ("stack", optional(string(), "Where the application's per-tenant Terraform stack lives, e.g. a git URL and path.")),
         ("tiers", optional_computed(string_set(), "Tiers tenants of this application may have. Defaults to `basic`, `standard`, `premium`.")),
         ("labels", optional(string_map(), "Free-form labels.")),
-        ("state", attrs::required(state_attributes(), "How each tenant's Terraform state backend is derived.")),
     ];
     attributes.extend(attrs::meta_attributes("application"));
-    attrs::schema(
+    let mut schema = attrs::schema(
         "An application: a Terraform stack that runs once per tenant, and where each tenant's state of it is stored.",
         attributes,
-    )
+    );
+    schema
+        .block
+        .blocks
+        .insert("state".into(), NestedBlock::Single(state_block()));
+    schema
 }
 
 fn parse_isolation(value: &str) -> saas_registry::Result<Isolation> {

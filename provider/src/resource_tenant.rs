@@ -158,11 +158,15 @@ impl TenantState {
         ok
     }
 
-    /// Checks, against the registry, that each application exists and allows
-    /// the tier; skipped while either is unknown.
+    /// Checks, against the registry, that each application exists, allows
+    /// the tier and can derive this tenant's backend; skipped while any of
+    /// them is unknown.
     async fn check_references(&self, registry: &Registry, diags: &mut Diagnostics) {
-        let (Some(tier), Some(names)) = (known_str(&self.tier), known_set(&self.applications))
-        else {
+        let (Some(id), Some(tier), Some(names)) = (
+            known_str(&self.id),
+            known_str(&self.tier),
+            known_set(&self.applications),
+        ) else {
             return;
         };
         let mut apps = Vec::with_capacity(names.len());
@@ -173,7 +177,7 @@ impl TenantState {
                 Err(err) => return report(diags, err),
             }
         }
-        let mut probe = Tenant::new("", "", "", tier);
+        let mut probe = Tenant::new(id, "", "", tier);
         probe.applications = names;
         check(diags, validate::tenant_references(&probe, &apps));
     }
