@@ -109,6 +109,22 @@ pub fn terraform(dir: &Path) -> Command {
     cmd
 }
 
+/// `gitlab-ci-local` (Node 22 wrapper from `scripts/setup`) in `dir`, with
+/// the shell executor. `dir` must be a git work tree (`git init` is enough).
+pub fn gitlab_ci_local(dir: &Path) -> Command {
+    let program = root().join(".tools").join("bin").join("gitlab-ci-local");
+    assert!(
+        program.is_file(),
+        "{} is missing: {SETUP_HINT}",
+        program.display()
+    );
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .arg("--shell-executor-no-image");
+    cmd
+}
+
 /// Runs `cmd` to completion. On failure its command line, exit code, stdout
 /// and stderr are printed (the test runner shows them for failed tests).
 pub fn run(cmd: &mut Command) -> Output {

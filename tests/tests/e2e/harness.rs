@@ -1,13 +1,16 @@
-//! Smoke tests of the harness itself: terraform, its CLI config and moto work
+//! Smoke tests of the harness itself: terraform, its CLI config, moto and gitlab-ci-local work
 //! together as `scripts/test` set them up.
 
 use std::fs;
+use std::process::Command;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use saas_e2e::{dynamodb_client, moto_url, run_code, run_ok, s3_client, terraform, unique_name};
+use saas_e2e::{
+    dynamodb_client, gitlab_ci_local, moto_url, run_code, run_ok, s3_client, terraform, unique_name,
+};
 
 const TRIVIAL_CONFIG: &str = r#"
 resource "terraform_data" "greeting" {
@@ -150,6 +153,26 @@ terraform {{
         .await
         .unwrap();
     assert!(digest.item().is_some(), "no state digest in the lock table");
+}
+
+#[test]
+fn gitlab_ci_local_runs_jobs_and_reports_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(
+        Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(dir.path()),
+    );
+    fs::write(
+        dir.path().join(".gitlab-ci.yml"),
+        "good:\n  script:\n    - echo \"hello from $CI_JOB_NAME\"\nbad:\n  script:\n    - exit 3\n",
+    )
+    .unwrap();
+    let output = run_code(&mut gitlab_ci_local(dir.path()), 1);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("hello from good"), "{stdout}");
+    assert!(stdout.contains("PASS  good"), "{stdout}");
+    assert!(stdout.contains("FAIL  bad"), "{stdout}");
 }
 
 async fn create_lock_table(table: &str) {
