@@ -3,6 +3,7 @@
 //! and storage behind one trait (SQLite embedded, DynamoDB in the cloud).
 
 pub mod backend;
+mod codec;
 pub mod dynamodb;
 mod error;
 pub mod model;
