@@ -6,6 +6,8 @@ pub mod backend;
 mod codec;
 pub mod dynamodb;
 mod error;
+#[cfg(test)]
+mod hostile_tests;
 pub mod model;
 pub mod sqlite;
 mod store;
@@ -16,4 +18,6 @@ pub use error::{RecordKind, RegistryError, Result};
 pub use model::{
     Application, Isolation, LockKind, RecordMeta, StateConfig, Tenant, TenantFilter, TenantStatus,
 };
-pub use store::{resolve_url, Registry, RegistryLocation, Store, DEFAULT_REGISTRY_URL, REGISTRY_ENV};
+pub use store::{
+    resolve_url, Registry, RegistryLocation, Store, DEFAULT_REGISTRY_URL, REGISTRY_ENV,
+};
