@@ -169,7 +169,7 @@ pub enum Encryption {
 pub struct BootstrapArgs {
     #[command(flatten)]
     pub selection: SelectionArgs,
-    /// Server-side encryption for created buckets.
+    /// Default encryption the buckets must have (set on creation, checked and fixed after).
     #[arg(long, value_enum, default_value_t = Encryption::Kms)]
     pub encryption: Encryption,
     /// Only report drifted hardening; change nothing; non-zero exit on drift.
@@ -185,6 +185,9 @@ pub struct BackendPolicyArgs {
     pub application: String,
     #[arg(long, short = 't')]
     pub tenant: String,
+    /// AWS account id of the lock table, for its ARN [default: any account, `*`].
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
 }
 
 /// Everything a fan-out (plan, apply, drift, destroy) needs.
@@ -210,6 +213,15 @@ pub struct FanoutArgs {
     /// Re-run only the tenants of run ID that failed or never started.
     #[arg(long, value_name = "RUN")]
     pub resume: Option<String>,
+    /// Id of this run (its directory under --runs-dir) [default: UTC time and pid].
+    #[arg(long, value_name = "ID", conflicts_with = "resume")]
+    pub run_id: Option<String>,
+    /// Attempts per Terraform step for transient failures (lock held, throttling, connection reset).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub attempts: u32,
+    /// First wait before retrying a transient failure, in seconds; doubles per attempt.
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub retry_delay: f64,
     /// Where runs are kept.
     #[arg(long, default_value = ".saas/runs", value_name = "DIR")]
     pub runs_dir: PathBuf,
@@ -289,11 +301,20 @@ pub struct PipelineGitlabArgs {
     /// Rollout waves, as for `saasctl apply --waves`.
     #[arg(long)]
     pub waves: Option<String>,
+    /// A wave that waits for a person to start it (repeatable; wave names as in the header).
+    #[arg(long = "manual-wave", value_name = "WAVE")]
+    pub manual_waves: Vec<String>,
     #[arg(long, value_enum, default_value_t = ApplyMode::Manual)]
     pub apply: ApplyMode,
     /// Most jobs in one pipeline before sharding [GitLab.com Free: 500].
     #[arg(long, default_value_t = 500)]
     pub max_jobs_per_pipeline: usize,
+    /// Image for every generated job (`default: image:`); child pipelines do not inherit the parent's.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// The parent job running this command; sharded routers fetch the shard files from it.
+    #[arg(long, env = "CI_JOB_NAME", default_value = "generate", value_name = "JOB")]
+    pub generate_job: String,
     /// Output file (the router file when sharding; shards are written beside it).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: PathBuf,
@@ -313,6 +334,9 @@ pub struct PipelineReportArgs {
     pub artifacts: PathBuf,
     #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Markdown)]
     pub format: ReportFormat,
+    /// Tenants the pipeline ran (comma-separated); any without a result counts as not started.
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub expect: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

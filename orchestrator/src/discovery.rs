@@ -86,3 +86,45 @@ pub async fn discover(
     }
     Ok((application, tenants))
 }
+
+/// `--new`: the tenants whose state object does not exist yet. One SDK
+/// config for the whole selection; the HEAD requests run concurrently.
+pub async fn only_new(app: &Application, tenants: Vec<Tenant>) -> anyhow::Result<Vec<Tenant>> {
+    let config = crate::aws::sdk_config(&app.state.region).await;
+    let s3 = crate::aws::s3_client(&config);
+    let checks = tenants.iter().map(|tenant| {
+        let s3 = s3.clone();
+        async move {
+            let backend = saas_registry::derive_backend(app, &tenant.id)?;
+            match s3
+                .head_object()
+                .bucket(&backend.bucket)
+                .key(&backend.key)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(false),
+                Err(err)
+                    if err
+                        .raw_response()
+                        .is_some_and(|r| r.status().as_u16() == 404) =>
+                {
+                    Ok(true)
+                }
+                Err(err) => Err(anyhow::Error::from(CliError::Unavailable(format!(
+                    "checking state s3://{}/{} of tenant {}: {}",
+                    backend.bucket,
+                    backend.key,
+                    tenant.id,
+                    aws_sdk_s3::error::DisplayErrorContext(&err)
+                )))),
+            }
+        }
+    });
+    let is_new = futures::future::try_join_all(checks).await?;
+    Ok(tenants
+        .into_iter()
+        .zip(is_new)
+        .filter_map(|(tenant, new)| new.then_some(tenant))
+        .collect())
+}

@@ -1,0 +1,388 @@
+//! Running `terraform`: finding the binary, one invocation with its
+//! environment and log, exit codes, and retries of transient failures.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use crate::exit::CliError;
+use crate::redact::Redactor;
+use crate::runs::LockInfo;
+
+/// How Terraform is run for every tenant of a fan-out.
+#[derive(Debug, Clone)]
+pub struct TerraformSettings {
+    pub binary: PathBuf,
+    /// Shared by every tenant of a run: providers are unpacked once.
+    pub plugin_cache_dir: PathBuf,
+    /// Handed to the `saas` provider as `SAAS_REGISTRY` (absolute).
+    pub registry_url: String,
+    pub retry: RetrySettings,
+}
+
+/// Transient failures are retried `attempts - 1` times, waiting
+/// `base_delay * 2^n` (plus up to 50% jitter) in between.
+#[derive(Debug, Clone, Copy)]
+pub struct RetrySettings {
+    pub attempts: u32,
+    pub base_delay: Duration,
+}
+
+/// `SAAS_TERRAFORM`, else `terraform` or `tofu` on PATH.
+pub fn find_terraform() -> Result<PathBuf, CliError> {
+    if let Some(explicit) = std::env::var_os("SAAS_TERRAFORM").filter(|v| !v.is_empty()) {
+        let path = PathBuf::from(&explicit);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(CliError::TerraformMissing(format!(
+                "SAAS_TERRAFORM={} is not a file",
+                path.display()
+            )))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in ["terraform", "tofu"] {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join(name);
+            if is_executable(&candidate) {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(CliError::TerraformMissing(
+        "no terraform or tofu on PATH (install one, or run scripts/setup and source .tools/env.sh)"
+            .into(),
+    ))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// Where one invocation runs and what it may see.
+#[derive(Debug, Clone)]
+pub struct Invocation<'a> {
+    /// `-chdir`: the run's copy of the stack.
+    pub config_dir: &'a Path,
+    /// `TF_DATA_DIR`: the tenant's own.
+    pub data_dir: &'a Path,
+    /// `TF_VAR_*` secrets: only ever in the child's environment.
+    pub secret_env: &'a [(String, String)],
+    /// Appended to (redacted) after every invocation.
+    pub log: &'a Path,
+    pub redactor: &'a Redactor,
+}
+
+/// What an invocation printed (unredacted: it stays in memory).
+#[derive(Debug)]
+pub struct TfOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Why a Terraform step failed, classified for retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureKind {
+    LockHeld(LockInfo),
+    Transient(&'static str),
+    Permanent,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("cannot run {binary}: {source}")]
+    Spawn {
+        binary: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Log {
+        path: String,
+        source: std::io::Error,
+    },
+    /// `message` is already redacted.
+    #[error("terraform {command} failed (exit {code}, {attempts} attempt(s)): {message}")]
+    Failed {
+        command: String,
+        code: i32,
+        attempts: u32,
+        message: String,
+        lock: Option<LockInfo>,
+    },
+}
+
+impl TerraformSettings {
+    /// One run of `terraform <args>`.
+    pub async fn run(
+        &self,
+        inv: &Invocation<'_>,
+        args: &[String],
+    ) -> Result<TfOutput, RunnerError> {
+        let mut cmd = tokio::process::Command::new(&self.binary);
+        cmd.arg(format!("-chdir={}", inv.config_dir.display()))
+            .args(args)
+            .env("TF_DATA_DIR", inv.data_dir)
+            .env("TF_PLUGIN_CACHE_DIR", &self.plugin_cache_dir)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("TF_INPUT", "0")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("SAAS_REGISTRY", &self.registry_url)
+            .envs(inv.secret_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let output = cmd.output().await.map_err(|source| RunnerError::Spawn {
+            binary: self.binary.display().to_string(),
+            source,
+        })?;
+        let out = TfOutput {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        append_log(inv, args, &out).await?;
+        Ok(out)
+    }
+
+    /// Runs until the exit code is in `accept`, retrying transient failures
+    /// (and a held lock, when `retry_lock`) with backoff. Returns the output
+    /// and the number of attempts.
+    pub async fn run_retrying(
+        &self,
+        inv: &Invocation<'_>,
+        args: &[String],
+        accept: &[i32],
+        retry_transient: bool,
+    ) -> Result<(TfOutput, u32), RunnerError> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let out = self.run(inv, args).await?;
+            if accept.contains(&out.code) {
+                return Ok((out, attempt));
+            }
+            let kind = classify(&out.stderr);
+            let retryable = match kind {
+                FailureKind::LockHeld(_) => true,
+                FailureKind::Transient(_) => retry_transient,
+                FailureKind::Permanent => false,
+            };
+            if retryable && attempt < self.retry.attempts {
+                tokio::time::sleep(backoff(self.retry.base_delay, attempt)).await;
+                continue;
+            }
+            return Err(RunnerError::Failed {
+                command: args.first().cloned().unwrap_or_default(),
+                code: out.code,
+                attempts: attempt,
+                message: inv.redactor.redact(&error_summary(&out)),
+                lock: match kind {
+                    FailureKind::LockHeld(info) => Some(info),
+                    _ => None,
+                },
+            });
+        }
+    }
+}
+
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << (attempt - 1).min(6));
+    // Jitter from the clock's nanoseconds: enough to spread tenants apart.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    exp + exp.mul_f64(f64::from(nanos % 500) / 1000.0)
+}
+
+async fn append_log(
+    inv: &Invocation<'_>,
+    args: &[String],
+    out: &TfOutput,
+) -> Result<(), RunnerError> {
+    let text = format!(
+        "$ terraform {}\n{}{}[exit {}]\n\n",
+        args.join(" "),
+        out.stdout,
+        out.stderr,
+        out.code
+    );
+    let log_err = |source| RunnerError::Log {
+        path: inv.log.display().to_string(),
+        source,
+    };
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(inv.log)
+        .await
+        .map_err(log_err)?;
+    file.write_all(inv.redactor.redact(&text).as_bytes())
+        .await
+        .map_err(log_err)
+}
+
+/// Strips Terraform's diagnostic box drawing (`│ `, `╷`, `╵`).
+fn plain_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(|l| l.trim_start_matches(['│', '╷', '╵']).trim())
+}
+
+/// Transient errors worth retrying, by the text Terraform and the AWS SDK print.
+const TRANSIENT: [(&str, &str); 9] = [
+    ("throttl", "throttling"),
+    ("slowdown", "throttling"),
+    ("requestlimitexceeded", "throttling"),
+    ("connection reset", "connection reset"),
+    ("connection refused", "connection refused"),
+    ("i/o timeout", "timeout"),
+    ("tls handshake timeout", "timeout"),
+    ("serviceunavailable", "service unavailable"),
+    ("internalerror", "internal error"),
+];
+
+pub fn classify(stderr: &str) -> FailureKind {
+    if stderr.contains("Error acquiring the state lock") {
+        return FailureKind::LockHeld(parse_lock_info(stderr));
+    }
+    let lower = stderr.to_ascii_lowercase();
+    TRANSIENT
+        .iter()
+        .find(|(needle, _)| lower.contains(needle))
+        .map_or(FailureKind::Permanent, |(_, kind)| {
+            FailureKind::Transient(kind)
+        })
+}
+
+/// The `Lock Info:` block Terraform prints when a lock is held.
+pub fn parse_lock_info(stderr: &str) -> LockInfo {
+    let mut info = LockInfo::default();
+    let mut in_block = false;
+    for line in plain_lines(stderr) {
+        if line.starts_with("Lock Info:") {
+            in_block = true;
+            continue;
+        }
+        if !in_block {
+            continue;
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            if line.is_empty() {
+                continue;
+            }
+            break;
+        };
+        let value = value.trim().to_string();
+        match key.trim() {
+            "ID" => info.id = value,
+            "Path" => info.path = value,
+            "Operation" => info.operation = value,
+            "Who" => info.who = value,
+            "Version" => info.version = value,
+            "Created" => info.created = value,
+            "Info" => info.info = value,
+            _ => break,
+        }
+    }
+    info
+}
+
+/// The first diagnostic (`Error: summary` and its first detail line), or
+/// the last line of output when Terraform printed no diagnostic.
+pub fn error_summary(out: &TfOutput) -> String {
+    let lines: Vec<&str> = plain_lines(&out.stderr)
+        .chain(plain_lines(&out.stdout))
+        .collect();
+    if let Some(pos) = lines.iter().position(|l| l.starts_with("Error: ")) {
+        let summary = lines[pos].trim_start_matches("Error: ");
+        // Paragraphs after the summary; the source snippet starts with "on FILE line N".
+        let detail = lines[pos + 1..]
+            .split(|l| l.is_empty())
+            .find(|p| p.first().is_some_and(|l| !l.starts_with("on ")))
+            .map(|p| p.join(" "));
+        return match detail {
+            Some(detail) => format!("{summary}: {detail}"),
+            None => summary.to_string(),
+        };
+    }
+    lines
+        .iter()
+        .rev()
+        .find(|l| !l.is_empty())
+        .map_or_else(|| "no output".to_string(), |l| l.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCKED: &str = "\
+╷
+│ Error: Error acquiring the state lock
+│ 
+│ Error message: operation error DynamoDB: PutItem, https response error
+│ StatusCode: 400, ConditionalCheckFailedException: The conditional request
+│ failed
+│ Lock Info:
+│   ID:        3c1b2a9e-0f1e-7c52-8d0e-5a4b1f2c3d4e
+│   Path:      acme-tfstate/web/t1/terraform.tfstate
+│   Operation: OperationTypePlan
+│   Who:       ci@runner-7
+│   Version:   1.11.4
+│   Created:   2026-11-21 23:40:01.123 +0000 UTC
+│   Info:      pid=4242
+│ 
+│ Terraform acquires a state lock to protect the state from being written
+╵
+";
+
+    #[test]
+    fn a_held_lock_is_parsed_with_its_holder() {
+        let FailureKind::LockHeld(info) = classify(LOCKED) else {
+            panic!("not classified as a held lock")
+        };
+        assert_eq!(info.id, "3c1b2a9e-0f1e-7c52-8d0e-5a4b1f2c3d4e");
+        assert_eq!(info.path, "acme-tfstate/web/t1/terraform.tfstate");
+        assert_eq!(info.who, "ci@runner-7");
+        assert_eq!(info.created, "2026-11-21 23:40:01.123 +0000 UTC");
+        assert_eq!(info.info, "pid=4242");
+    }
+
+    #[test]
+    fn transient_and_permanent_errors() {
+        assert_eq!(
+            classify("Error: ... read tcp 127.0.0.1: connection reset by peer"),
+            FailureKind::Transient("connection reset")
+        );
+        assert_eq!(
+            classify("api error ThrottlingException: Rate exceeded"),
+            FailureKind::Transient("throttling")
+        );
+        assert_eq!(classify("Error: Invalid reference"), FailureKind::Permanent);
+    }
+
+    #[test]
+    fn summaries_name_the_first_diagnostic() {
+        let out = TfOutput {
+            code: 1,
+            stdout: String::new(),
+            stderr: "╷\n│ Error: Saved plan is stale\n│ \n│ The given plan file can no longer be applied because the state was changed\n╵\n".into(),
+        };
+        assert_eq!(
+            error_summary(&out),
+            "Saved plan is stale: The given plan file can no longer be applied because the state was changed"
+        );
+    }
+
+    #[test]
+    fn backoff_grows() {
+        let base = Duration::from_millis(100);
+        assert!(backoff(base, 1) >= base && backoff(base, 1) < base * 2);
+        assert!(backoff(base, 3) >= base * 4);
+    }
+}
