@@ -10,7 +10,9 @@ use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
 pub type StringValue = Value<String>;
-pub type StringSet = Value<BTreeSet<Value<String>>>;
+/// A set of strings. A `Vec`, not a `BTreeSet`: a planned set may hold
+/// several unknown elements, which must not collapse into one.
+pub type StringSet = Value<Vec<Value<String>>>;
 pub type StringMap = Value<BTreeMap<String, Value<String>>>;
 
 /// The registry opened once per provider process by `configure`, shared by
@@ -150,6 +152,13 @@ pub fn string(value: &str) -> StringValue {
 
 pub fn set_value(items: &BTreeSet<String>) -> StringSet {
     Value::Value(items.iter().map(|s| Value::Value(s.clone())).collect())
+}
+
+/// Puts a set's elements in a canonical order, for comparing two sets.
+pub fn sort_set(set: &mut StringSet) {
+    if let Value::Value(items) = set {
+        items.sort();
+    }
 }
 
 pub fn map_value(items: &BTreeMap<String, String>) -> StringMap {
@@ -295,7 +304,7 @@ mod tests {
 
     #[test]
     fn partially_unknown_collections_are_not_known() {
-        let set: StringSet = Value::Value([Value::Value("a".into()), Value::Unknown].into());
+        let set: StringSet = Value::Value(vec![Value::Value("a".into()), Value::Unknown]);
         assert_eq!(known_set(&set), None);
         assert_eq!(known_set(&Value::Null), Some(BTreeSet::new()));
         let map: StringMap = Value::Value([("k".to_string(), Value::Value("v".into()))].into());

@@ -12,7 +12,7 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 use crate::attrs;
 use crate::convert::{
     check, known_map, known_set, known_str, optional_map, optional_string, or_default, report,
-    set_value, string, MetaValues, SharedRegistry, StringMap, StringSet, StringValue,
+    set_value, sort_set, string, MetaValues, SharedRegistry, StringMap, StringSet, StringValue,
 };
 
 /// The `state` attribute: where each tenant's Terraform state lives.
@@ -190,7 +190,7 @@ impl ApplicationState {
         MetaValues {
             created_at: self.created_at.clone(),
             updated_at: self.updated_at.clone(),
-            version: self.version.clone(),
+            version: self.version,
         }
     }
 
@@ -251,6 +251,8 @@ impl ApplicationState {
         let mut b = other.clone();
         a.set_meta(MetaValues::default());
         b.set_meta(MetaValues::default());
+        sort_set(&mut a.tiers);
+        sort_set(&mut b.tiers);
         a == b
     }
 

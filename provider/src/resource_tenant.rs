@@ -9,8 +9,8 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::attrs;
 use crate::convert::{
-    check, known_map, known_set, known_str, optional_map, optional_set, or_default, report, string,
-    MetaValues, SharedRegistry, StringMap, StringSet, StringValue,
+    check, known_map, known_set, known_str, optional_map, optional_set, or_default, report,
+    sort_set, string, MetaValues, SharedRegistry, StringMap, StringSet, StringValue,
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ impl TenantState {
         MetaValues {
             created_at: self.created_at.clone(),
             updated_at: self.updated_at.clone(),
-            version: self.version.clone(),
+            version: self.version,
         }
     }
 
@@ -114,6 +114,8 @@ impl TenantState {
         let mut b = other.clone();
         a.set_meta(MetaValues::default());
         b.set_meta(MetaValues::default());
+        sort_set(&mut a.applications);
+        sort_set(&mut b.applications);
         a == b
     }
 
@@ -487,7 +489,7 @@ mod tests {
     fn unknown_values_are_not_checked_yet() {
         let state = TenantState {
             id: Value::Unknown,
-            applications: Value::Value([Value::Unknown].into()),
+            applications: Value::Value(vec![Value::Unknown, Value::Unknown]),
             ..config()
         };
         let mut diags = Diagnostics::default();
