@@ -7,7 +7,8 @@ TOOLS_BIN="$TOOLS/bin"
 VENV="$TOOLS/venv"
 NODE_PREFIX="$TOOLS/node"
 PLUGINS="$TOOLS/plugins"
-RUN_DIR="$TOOLS/run"
+# SAAS_RUN_DIR lets scripts/test run its own moto beside the quickstart's.
+RUN_DIR="${SAAS_RUN_DIR:-$TOOLS/run}"
 SERVERS_ENV="$RUN_DIR/servers.env"
 MOTO_PID="$RUN_DIR/moto.pid"
 MOTO_LOG="$RUN_DIR/moto.log"
@@ -32,6 +33,15 @@ info() { printf '    %s\n' "$*" >&2; }
 die() {
   printf '%serror:%s %s\n' "$_c_err" "$_c_off" "$*" >&2
   exit 1
+}
+
+# Writes stdin to a file through a temp file and a rename, so readers and concurrent
+# writers never see half a file.
+write_file() {
+  local dest="$1" mode="${2:-644}" tmp="$1.tmp.$$"
+  cat >"$tmp"
+  chmod "$mode" "$tmp"
+  mv -f "$tmp" "$dest"
 }
 
 # PATH without the project's own tool dirs, to find what the machine provides.
