@@ -165,6 +165,15 @@ pub enum Encryption {
     Aes256,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum TlsPolicy {
+    /// Required, except when the S3 endpoint is plain http:// (where it would deny every request).
+    #[default]
+    Auto,
+    /// Always required.
+    Always,
+}
+
 #[derive(Debug, Args)]
 pub struct BootstrapArgs {
     #[command(flatten)]
@@ -172,6 +181,9 @@ pub struct BootstrapArgs {
     /// Default encryption the buckets must have (set on creation, checked and fixed after).
     #[arg(long, value_enum, default_value_t = Encryption::Kms)]
     pub encryption: Encryption,
+    /// When buckets must have the policy statement denying non-TLS access.
+    #[arg(long, value_enum, default_value_t = TlsPolicy::Auto)]
+    pub tls_policy: TlsPolicy,
     /// Only report drifted hardening; change nothing; non-zero exit on drift.
     #[arg(long)]
     pub check: bool,

@@ -9,7 +9,18 @@ mod cli;
 mod commands;
 mod discovery;
 mod exit;
+mod fanout;
+mod gitlab_api;
+mod pipeline;
+mod pool;
+mod progress;
+mod redact;
 mod render;
+mod rollout;
+mod runner;
+mod runs;
+mod tenant_job;
+mod workspace;
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {

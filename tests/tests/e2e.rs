@@ -3,6 +3,7 @@
 //! Run everything with `scripts/test`; it builds, sets up `.tools/` and starts moto.
 
 mod e2e {
+    mod backend;
     mod harness;
     mod provider;
 }

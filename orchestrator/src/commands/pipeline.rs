@@ -1,6 +1,198 @@
-use crate::cli::{GlobalArgs, PipelineCommand};
-use crate::exit::Outcome;
+//! `saasctl pipeline gitlab` (write a child pipeline for the selected
+//! tenants) and `saasctl pipeline report` (roll the jobs' results up).
 
-pub async fn run(_global: &GlobalArgs, _command: PipelineCommand) -> anyhow::Result<Outcome> {
-    anyhow::bail!("saasctl pipeline is not implemented yet")
+use std::path::{Component, Path};
+
+use anyhow::Context;
+use saas_registry::TenantStatus;
+
+use crate::cli::{
+    GlobalArgs, PipelineCommand, PipelineGitlabArgs, PipelineReportArgs, ReportFormat,
+};
+use crate::discovery::{discover, only_new, open_registry};
+use crate::exit::{CliError, Outcome};
+use crate::pipeline::{self, report, waves, GeneratorSettings, PipelineError};
+use crate::runs::write_atomic;
+
+pub async fn run(global: &GlobalArgs, command: PipelineCommand) -> anyhow::Result<Outcome> {
+    match command {
+        PipelineCommand::Gitlab(args) => gitlab(global, args).await,
+        PipelineCommand::Report(args) => rollup(args),
+    }
+}
+
+async fn gitlab(global: &GlobalArgs, args: PipelineGitlabArgs) -> anyhow::Result<Outcome> {
+    if !args.stack.is_dir() {
+        return Err(
+            CliError::Usage(format!("--stack {}: not a directory", args.stack.display())).into(),
+        );
+    }
+    let registry = open_registry(global).await?;
+    let (application, tenants) = discover(&registry, &args.selection, TenantStatus::Active).await?;
+    let tenants = if args.selection.new {
+        only_new(&application, tenants).await?
+    } else {
+        tenants
+    };
+    let waves = waves::resolve(args.waves.as_deref(), &tenants)?;
+    let shard_dir = shard_dir(&args.out);
+    let settings = GeneratorSettings {
+        application: application.name.clone(),
+        stack: slash_path(&args.stack),
+        status: args.selection.status.clone(),
+        registry: global.registry.clone(),
+        image: args.image.clone(),
+        apply: args.apply,
+        manual_waves: args.manual_waves.iter().cloned().collect(),
+        max_jobs_per_pipeline: args.max_jobs_per_pipeline,
+        shard_dir: shard_dir.clone().unwrap_or_default(),
+        generate_job: args.generate_job.clone(),
+    };
+    let generated = pipeline::generate(&settings, &waves).map_err(|err| match err {
+        PipelineError::Yaml(_) => anyhow::Error::from(err),
+        other => CliError::Usage(other.to_string()).into(),
+    })?;
+    if !generated.shards.is_empty() && shard_dir.is_none() {
+        return Err(CliError::Usage(format!(
+            "-o {}: {} tenants need shard pipelines, whose files must be job artifacts; write the output to a path relative to the project directory",
+            args.out.display(),
+            generated.tenants
+        ))
+        .into());
+    }
+    let shard_files = shard_files_dir(&args.out);
+    for file in &generated.shards {
+        let name = Path::new(&file.path)
+            .file_name()
+            .context("shard file without a name")?;
+        write(&shard_files.join(name), &file.yaml)?;
+    }
+    write(&args.out, &generated.main)?;
+    report_written(
+        &args,
+        &application.name,
+        &waves,
+        &generated,
+        &settings.shard_dir,
+    );
+    Ok(Outcome::Clean)
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    write_atomic(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+}
+
+fn report_written(
+    args: &PipelineGitlabArgs,
+    application: &str,
+    waves: &[waves::Wave],
+    generated: &pipeline::GeneratedPipeline,
+    shard_dir: &str,
+) {
+    let out = args.out.display();
+    if generated.tenants == 0 {
+        eprintln!(
+            "no tenants of {application} match the selection; wrote {out} with one no-op job"
+        );
+        return;
+    }
+    let plan: Vec<String> = waves
+        .iter()
+        .map(|w| format!("{} {}", w.name, w.tenants.len()))
+        .collect();
+    if generated.shards.is_empty() {
+        eprintln!(
+            "wrote {out}: {} tenants of {application}, waves: {}",
+            generated.tenants,
+            plan.join(", ")
+        );
+    } else {
+        eprintln!(
+            "wrote router {out} and {} shard pipelines under {shard_dir}/: {} tenants of {application}, waves: {}",
+            generated.shards.len(),
+            generated.tenants,
+            plan.join(", ")
+        );
+    }
+}
+
+/// Where the shard files go: `<stem>-shards/` beside the output file.
+fn shard_files_dir(out: &Path) -> std::path::PathBuf {
+    let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+    out.with_file_name(format!("{stem}-shards"))
+}
+
+/// `<dir>/<stem>-shards` beside the output file, relative to the project
+/// directory (artifact paths must be); `None` when the output lies outside it.
+fn shard_dir(out: &Path) -> Option<String> {
+    out.file_stem()?;
+    let dir = shard_files_dir(out);
+    let relative = if dir.is_absolute() {
+        let base = std::env::var_os("CI_PROJECT_DIR")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::current_dir().ok())?;
+        dir.strip_prefix(base).ok()?.to_path_buf()
+    } else {
+        dir
+    };
+    if relative
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
+    {
+        return None;
+    }
+    Some(slash_path(&relative))
+}
+
+/// A path as CI YAML writes it: forward slashes, no leading `./`.
+fn slash_path(path: &Path) -> String {
+    let parts: Vec<String> = path
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/").replace("//", "/")
+    }
+}
+
+fn rollup(args: PipelineReportArgs) -> anyhow::Result<Outcome> {
+    let expected: Vec<String> = args.expect.into_iter().filter(|t| !t.is_empty()).collect();
+    for id in &expected {
+        saas_registry::validate::slug("tenant", id)?;
+    }
+    let summary = report::collect(&args.artifacts, &expected).map_err(|err| match err {
+        report::ReportError::NotAReport { .. } => CliError::Usage(err.to_string()),
+        _ => CliError::NotFound(err.to_string()),
+    })?;
+    match args.format {
+        ReportFormat::Markdown => print!("{}", report::markdown(&summary)),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+    }
+    Ok(summary.outcome())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_dirs_sit_beside_the_output_and_stay_relative() {
+        assert_eq!(
+            shard_dir(Path::new("child.yml")).as_deref(),
+            Some("child-shards")
+        );
+        assert_eq!(
+            shard_dir(Path::new("./ci/child.yml")).as_deref(),
+            Some("ci/child-shards")
+        );
+        assert_eq!(shard_dir(Path::new("../child.yml")), None);
+        assert_eq!(slash_path(Path::new("./stacks/app/")), "stacks/app");
+    }
 }

@@ -1,5 +1,8 @@
 //! Rendering: tables for people, JSON for machines, JUnit and GitLab YAML for CI.
 
+pub mod gitlab;
+pub mod junit;
+pub mod report;
 pub mod table;
 
 use crate::cli::OutputFormat;

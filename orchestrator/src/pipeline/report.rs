@@ -1,0 +1,369 @@
+//! The release roll-up: every run report found in the jobs' artifacts,
+//! merged into one line per tenant (its apply, else its plan), rendered as a
+//! markdown table for a merge request comment or as JSON.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::exit::Outcome;
+use crate::runs::{ChangeCounts, RunReport, TenantResult, REPORT_FILE};
+use crate::workspace::{DATA_DIR, INIT_DATA_DIR, PLUGIN_CACHE, STACK_COPY};
+
+/// One tenant's line of the release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TenantLine {
+    pub tenant: String,
+    /// The plan step's result, if a plan ran.
+    pub plan: Option<TenantResult>,
+    /// The apply step's result, if an apply ran.
+    pub apply: Option<TenantResult>,
+    /// What counts for the release: the apply's result, else the plan's.
+    pub result: TenantResult,
+    pub counts: ChangeCounts,
+    pub error: Option<String>,
+    /// Run ids the line was built from.
+    pub runs: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReleaseSummary {
+    pub applications: Vec<String>,
+    /// `clean`, `changes` or `failed`, as a local fan-out reports it.
+    pub status: &'static str,
+    pub totals: BTreeMap<&'static str, usize>,
+    pub tenants: Vec<TenantLine>,
+}
+
+impl ReleaseSummary {
+    /// Same rules as a local fan-out: 1 if a tenant failed or never ran, 2 if
+    /// changes are planned but not applied, else 0.
+    pub fn outcome(&self) -> Outcome {
+        if self.tenants.iter().any(|t| t.result.needs_rerun()) {
+            Outcome::TenantFailed
+        } else if self.tenants.iter().any(|t| t.result.has_changes()) {
+            Outcome::Changes
+        } else {
+            Outcome::Clean
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot read artifacts under {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a saasctl run report: {message}")]
+    NotAReport { path: PathBuf, message: String },
+    #[error(
+        "no run reports ({REPORT_FILE}) under {0} and no --expect tenants: nothing to summarise"
+    )]
+    Empty(PathBuf),
+}
+
+/// Directories inside a run that never hold reports (and can be large).
+const SKIP_DIRS: [&str; 4] = [DATA_DIR, INIT_DATA_DIR, PLUGIN_CACHE, STACK_COPY];
+
+/// Every `report.json` under `dir`, in path order.
+fn find_reports(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReportError::Io { path, source }
+    };
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).map_err(io(&current))? {
+            let entry = entry.map_err(io(&current))?;
+            let kind = entry.file_type().map_err(io(&entry.path()))?;
+            let name = entry.file_name();
+            if kind.is_dir() && !SKIP_DIRS.iter().any(|s| name == *s) {
+                pending.push(entry.path());
+            } else if kind.is_file() && name == REPORT_FILE {
+                found.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn is_apply(command: &str) -> bool {
+    matches!(command, "apply" | "destroy")
+}
+
+/// Reads and merges every report under `dir`. Tenants in `expected` with no
+/// result at all count as not started (their job never ran or died early).
+pub fn collect(dir: &Path, expected: &[String]) -> Result<ReleaseSummary, ReportError> {
+    let mut reports = Vec::new();
+    for path in find_reports(dir)? {
+        let text = std::fs::read_to_string(&path).map_err(|source| ReportError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let report: RunReport =
+            serde_json::from_str(&text).map_err(|e| ReportError::NotAReport {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        reports.push(report);
+    }
+    if reports.is_empty() && expected.is_empty() {
+        return Err(ReportError::Empty(dir.to_path_buf()));
+    }
+    // Plans first, then applies, each in time order: later entries win.
+    reports.sort_by(|a, b| {
+        (is_apply(&a.command), &a.started_at, &a.run_id).cmp(&(
+            is_apply(&b.command),
+            &b.started_at,
+            &b.run_id,
+        ))
+    });
+    let mut lines: BTreeMap<String, TenantLine> = BTreeMap::new();
+    let mut applications: Vec<String> = Vec::new();
+    for report in &reports {
+        if !applications.contains(&report.application) {
+            applications.push(report.application.clone());
+        }
+        for entry in &report.tenants {
+            let line = lines
+                .entry(entry.tenant.clone())
+                .or_insert_with(|| TenantLine {
+                    tenant: entry.tenant.clone(),
+                    plan: None,
+                    apply: None,
+                    result: entry.result,
+                    counts: ChangeCounts::default(),
+                    error: None,
+                    runs: Vec::new(),
+                });
+            if is_apply(&report.command) {
+                line.apply = Some(entry.result);
+            } else {
+                line.plan = Some(entry.result);
+            }
+            line.result = entry.result;
+            if entry.counts != ChangeCounts::default() || line.counts == ChangeCounts::default() {
+                line.counts = entry.counts;
+            }
+            line.error = entry.error.clone();
+            line.runs.push(report.run_id.clone());
+        }
+    }
+    for tenant in expected {
+        lines.entry(tenant.clone()).or_insert_with(|| TenantLine {
+            tenant: tenant.clone(),
+            plan: None,
+            apply: None,
+            result: TenantResult::NotStarted,
+            counts: ChangeCounts::default(),
+            error: Some("no result in the artifacts: its job did not run or did not finish".into()),
+            runs: Vec::new(),
+        });
+    }
+    applications.sort();
+    let tenants: Vec<TenantLine> = lines.into_values().collect();
+    let mut totals: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for line in &tenants {
+        *totals.entry(line.result.as_str()).or_default() += 1;
+    }
+    let mut summary = ReleaseSummary {
+        applications,
+        status: "clean",
+        totals,
+        tenants,
+    };
+    summary.status = match summary.outcome() {
+        Outcome::TenantFailed => "failed",
+        Outcome::Changes => "changes",
+        Outcome::Clean => "clean",
+    };
+    Ok(summary)
+}
+
+/// A markdown table for a merge request comment.
+pub fn markdown(summary: &ReleaseSummary) -> String {
+    let mut out = String::new();
+    let apps = if summary.applications.is_empty() {
+        "(no runs)".to_string()
+    } else {
+        summary.applications.join(", ")
+    };
+    out.push_str(&format!("### saasctl release: {apps}\n\n"));
+    let totals: Vec<String> = summary
+        .totals
+        .iter()
+        .map(|(result, n)| format!("{n} {result}"))
+        .collect();
+    out.push_str(&format!(
+        "**Status: {}** - {} tenants: {}\n\n",
+        summary.status,
+        summary.tenants.len(),
+        totals.join(", ")
+    ));
+    out.push_str("| Tenant | Plan | Apply | Changes | Error |\n");
+    out.push_str("| --- | --- | --- | --- | --- |\n");
+    let step = |r: Option<TenantResult>| r.map_or("-", TenantResult::as_str);
+    for line in &summary.tenants {
+        let c = line.counts;
+        out.push_str(&format!(
+            "| {} | {} | {} | +{} ~{} -{} | {} |\n",
+            line.tenant,
+            step(line.plan),
+            step(line.apply),
+            c.add,
+            c.change,
+            c.destroy,
+            cell(line.error.as_deref().unwrap_or(""))
+        ));
+    }
+    out
+}
+
+/// A table cell: one line, no pipes, at most 200 characters.
+fn cell(text: &str) -> String {
+    let flat = text.replace(['\n', '\r'], " ").replace('|', "\\|");
+    if flat.chars().count() > 200 {
+        format!("{}...", flat.chars().take(200).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::{RunStatus, RunStore, TenantReport};
+
+    fn run(
+        id: &str,
+        command: &str,
+        started: &str,
+        results: &[(&str, TenantResult, u64)],
+    ) -> RunReport {
+        RunReport {
+            run_id: id.into(),
+            command: command.into(),
+            application: "web".into(),
+            stack: "stack".into(),
+            started_at: started.into(),
+            finished_at: Some(started.into()),
+            status: RunStatus::Clean,
+            jobs: 1,
+            from_run: None,
+            resumes: 0,
+            tenants: results
+                .iter()
+                .map(|(t, result, add)| {
+                    let mut r = TenantReport::pending(t, "all");
+                    r.result = *result;
+                    r.counts.add = *add;
+                    if *result == TenantResult::Failed {
+                        r.error = Some("Error: boom | bad\nsecond line".into());
+                    }
+                    r
+                })
+                .collect(),
+        }
+    }
+
+    /// Artifacts as the report job sees them: one run per tenant and step.
+    fn artifacts(reports: &[RunReport]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunStore::new(dir.path().join(".saas/runs"));
+        for report in reports {
+            store.save(report).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn apply_results_override_plans_and_exit_codes_follow_the_fanout() {
+        let dir = artifacts(&[
+            run(
+                "1-a-apply",
+                "apply",
+                "2026-01-01T00:01:00Z",
+                &[("a", TenantResult::Applied, 2)],
+            ),
+            run(
+                "1-a",
+                "plan",
+                "2026-01-01T00:00:00Z",
+                &[("a", TenantResult::Changes, 2)],
+            ),
+            run(
+                "1-b",
+                "plan",
+                "2026-01-01T00:00:00Z",
+                &[("b", TenantResult::NoChanges, 0)],
+            ),
+        ]);
+        let summary = collect(dir.path(), &[]).unwrap();
+        assert_eq!(summary.outcome(), Outcome::Clean);
+        let a = &summary.tenants[0];
+        assert_eq!(
+            (a.plan, a.apply, a.result),
+            (
+                Some(TenantResult::Changes),
+                Some(TenantResult::Applied),
+                TenantResult::Applied
+            )
+        );
+        assert_eq!(a.counts.add, 2);
+
+        // b planned changes that no apply took: exit 2.
+        let dir = artifacts(&[run(
+            "1-b",
+            "plan",
+            "2026-01-01T00:00:00Z",
+            &[("b", TenantResult::Changes, 1)],
+        )]);
+        assert_eq!(
+            collect(dir.path(), &[]).unwrap().outcome(),
+            Outcome::Changes
+        );
+    }
+
+    #[test]
+    fn failures_and_missing_tenants_fail_the_release() {
+        let dir = artifacts(&[run(
+            "1-a",
+            "plan",
+            "2026-01-01T00:00:00Z",
+            &[("a", TenantResult::Failed, 0)],
+        )]);
+        let summary = collect(dir.path(), &["a".into(), "b".into()]).unwrap();
+        assert_eq!(summary.outcome(), Outcome::TenantFailed);
+        assert_eq!(summary.status, "failed");
+        assert_eq!(summary.tenants[1].result, TenantResult::NotStarted);
+        let text = markdown(&summary);
+        assert!(
+            text.contains("| a | failed | - | +0 ~0 -0 | Error: boom \\| bad second line |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("**Status: failed** - 2 tenants: 1 failed, 1 not-started"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn empty_or_broken_artifacts_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = collect(dir.path(), &[]).unwrap_err();
+        assert!(err.to_string().contains("no run reports"), "{err}");
+        std::fs::write(dir.path().join(REPORT_FILE), "{}").unwrap();
+        let err = collect(dir.path(), &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("is not a saasctl run report"),
+            "{err}"
+        );
+        let err = collect(&dir.path().join("missing"), &[]).unwrap_err();
+        assert!(err.to_string().contains("cannot read artifacts"), "{err}");
+    }
+}

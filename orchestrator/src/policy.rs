@@ -1,0 +1,392 @@
+//! Policy documents: the least-privilege IAM policy of one tenant's state
+//! backend, and the TLS-only statement that `backend bootstrap` keeps in
+//! every state bucket's policy. Pure JSON work, no AWS calls.
+
+use saas_registry::BackendSettings;
+use serde_json::{json, Value};
+
+/// Sid of the bucket-policy statement that denies plain-HTTP access (the
+/// name Terragrunt uses, so buckets it hardened already count as correct).
+pub const TLS_STATEMENT_SID: &str = "EnforcedTLS";
+
+/// Terraform's S3 backend lists this prefix during `init` to find workspaces;
+/// the listing must be allowed or `init` fails. saasctl never uses
+/// workspaces, so nothing of any tenant lives under it.
+const WORKSPACE_LIST_PREFIX: &str = "env:/";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("the existing bucket policy is not valid JSON ({0}); fix it by hand, saasctl will not overwrite it")]
+    Unparsable(String),
+    #[error("the existing bucket policy has no Statement list; fix it by hand, saasctl will not overwrite it")]
+    NoStatements,
+}
+
+/// The AWS partition of `region` (`aws`, `aws-cn`, `aws-us-gov`), for ARNs.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+pub fn bucket_arn(region: &str, bucket: &str) -> String {
+    format!("arn:{}:s3:::{bucket}", partition(region))
+}
+
+pub fn object_arn(region: &str, bucket: &str, key: &str) -> String {
+    format!("{}/{key}", bucket_arn(region, bucket))
+}
+
+/// ARN of a DynamoDB table; `account` is `*` when unknown.
+pub fn table_arn(region: &str, account: &str, table: &str) -> String {
+    format!(
+        "arn:{}:dynamodb:{region}:{account}:table/{table}",
+        partition(region)
+    )
+}
+
+/// The IAM policy that lets Terraform use exactly one tenant's backend:
+/// list only its key, read and write only its state object (and lockfile),
+/// and touch only its own lock items. Nothing in it matches another tenant's
+/// state, even when tenants share a bucket and lock table.
+pub fn tenant_policy(settings: &BackendSettings, account: &str) -> Value {
+    let region = &settings.region;
+    let mut statements = vec![
+        json!({
+            "Sid": "ListOwnStateKey",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket_arn(region, &settings.bucket),
+            "Condition": {
+                "StringEquals": { "s3:prefix": [settings.key, WORKSPACE_LIST_PREFIX] }
+            }
+        }),
+        // Terraform never deletes the state object, so no DeleteObject here.
+        json!({
+            "Sid": "ReadWriteOwnState",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": object_arn(region, &settings.bucket, &settings.key)
+        }),
+    ];
+    match &settings.lock_table {
+        Some(table) => statements.push(json!({
+            "Sid": "OwnLockItems",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            "Resource": table_arn(region, account, table),
+            "Condition": {
+                "ForAllValues:StringEquals": {
+                    "dynamodb:LeadingKeys": [settings.lock_id(), format!("{}-md5", settings.lock_id())]
+                }
+            }
+        })),
+        None => statements.push(json!({
+            "Sid": "OwnLockfile",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": object_arn(region, &settings.bucket, &settings.lockfile_key())
+        })),
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// The statement denying every request to `bucket` that is not over TLS.
+pub fn tls_statement(region: &str, bucket: &str) -> Value {
+    let arn = bucket_arn(region, bucket);
+    json!({
+        "Sid": TLS_STATEMENT_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn.clone(), format!("{arn}/*")],
+        "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+    })
+}
+
+/// Whether `policy` (a bucket policy document) denies non-TLS access to the
+/// whole bucket. Any statement that does so counts, whatever its Sid.
+pub fn denies_insecure_transport(policy: &str, region: &str, bucket: &str) -> bool {
+    let Ok(doc) = serde_json::from_str::<Value>(policy) else {
+        return false;
+    };
+    let arn = bucket_arn(region, bucket);
+    let objects = format!("{arn}/*");
+    statements(&doc).iter().any(|s| {
+        s["Effect"] == "Deny"
+            && is_everyone(&s["Principal"])
+            && strings(&s["Action"])
+                .iter()
+                .any(|a| *a == "s3:*" || *a == "*")
+            && covers(&s["Resource"], &arn)
+            && covers(&s["Resource"], &objects)
+            && strings(&s["Condition"]["Bool"]["aws:SecureTransport"])
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case("false"))
+    })
+}
+
+/// `existing` with the TLS statement added (or replacing a drifted one with
+/// the same Sid). Every other statement is kept as it was.
+pub fn with_tls_statement(
+    existing: Option<&str>,
+    region: &str,
+    bucket: &str,
+) -> Result<String, PolicyError> {
+    let mut doc = match existing {
+        Some(text) => serde_json::from_str::<Value>(text)
+            .map_err(|e| PolicyError::Unparsable(e.to_string()))?,
+        None => json!({ "Version": "2012-10-17", "Statement": [] }),
+    };
+    let Some(map) = doc.as_object_mut() else {
+        return Err(PolicyError::NoStatements);
+    };
+    let mut list = match map.remove("Statement") {
+        Some(Value::Array(list)) => list,
+        Some(single @ Value::Object(_)) => vec![single],
+        None => Vec::new(),
+        Some(_) => return Err(PolicyError::NoStatements),
+    };
+    list.retain(|s| s["Sid"] != TLS_STATEMENT_SID);
+    list.push(tls_statement(region, bucket));
+    map.entry("Version").or_insert_with(|| json!("2012-10-17"));
+    map.insert("Statement".into(), Value::Array(list));
+    Ok(serde_json::to_string(&doc).expect("a JSON value serialises"))
+}
+
+/// The statements of a policy document, as values: indexing a value by a
+/// missing key gives Null instead of panicking.
+fn statements(doc: &Value) -> Vec<&Value> {
+    match &doc["Statement"] {
+        Value::Array(list) => list.iter().filter(|s| s.is_object()).collect(),
+        single @ Value::Object(_) => vec![single],
+        _ => Vec::new(),
+    }
+}
+
+/// A string or a list of strings (IAM allows both almost everywhere).
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Bool(b) => vec![b.to_string()],
+        Value::Array(list) => list.iter().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn is_everyone(principal: &Value) -> bool {
+    principal == "*" || strings(&principal["AWS"]).iter().any(|p| p == "*")
+}
+
+/// Whether a Resource element names `arn` exactly or through a `*` pattern.
+fn covers(resource: &Value, arn: &str) -> bool {
+    strings(resource)
+        .iter()
+        .any(|pattern| glob_matches(pattern, arn))
+}
+
+/// IAM-style matching: `*` matches any run of characters, `?` any one.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // Iterative wildcard match with single-star backtracking.
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use saas_registry::{derive_backend, Application, Isolation, LockKind, StateConfig};
+
+    fn app(isolation: Isolation, lock: LockKind) -> Application {
+        Application::new(
+            "web",
+            StateConfig {
+                isolation,
+                bucket: (isolation == Isolation::Prefix).then(|| "acme-state".into()),
+                bucket_prefix: (isolation == Isolation::Bucket).then(|| "acme".into()),
+                lock,
+                lock_table: (lock == LockKind::Dynamodb).then(|| "acme-locks".into()),
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Every Resource and condition value of a policy: what it can match.
+    fn patterns(policy: &Value) -> Vec<String> {
+        statements(policy)
+            .iter()
+            .flat_map(|s| {
+                let mut all = strings(&s["Resource"]);
+                for op in s["Condition"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                {
+                    for v in op.as_object().into_iter().flat_map(|m| m.values()) {
+                        all.extend(strings(v));
+                    }
+                }
+                all
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tenant_policies_match_nothing_of_other_tenants() {
+        let ids = ["t1", "t10", "t1-a", "a-t1", "acme"];
+        for app in [
+            app(Isolation::Prefix, LockKind::Dynamodb),
+            app(Isolation::Prefix, LockKind::S3),
+            app(Isolation::Bucket, LockKind::Dynamodb),
+            app(Isolation::Bucket, LockKind::S3),
+        ] {
+            for id in ids {
+                let own = derive_backend(&app, id).unwrap();
+                let policy = tenant_policy(&own, "*");
+                let patterns = patterns(&policy);
+                for other in ids.iter().filter(|o| **o != id) {
+                    let theirs = derive_backend(&app, other).unwrap();
+                    let mut names = vec![
+                        object_arn("us-east-1", &theirs.bucket, &theirs.key),
+                        object_arn("us-east-1", &theirs.bucket, &theirs.lockfile_key()),
+                        theirs.key.clone(),
+                        theirs.lock_id(),
+                        format!("{}-md5", theirs.lock_id()),
+                    ];
+                    if theirs.bucket != own.bucket {
+                        names.push(bucket_arn("us-east-1", &theirs.bucket));
+                    }
+                    if let Some(t) = theirs
+                        .lock_table
+                        .as_ref()
+                        .filter(|t| Some(*t) != own.lock_table.as_ref())
+                    {
+                        names.push(table_arn("us-east-1", "123456789012", t));
+                    }
+                    for name in &names {
+                        for p in &patterns {
+                            assert!(
+                                !glob_matches(p, name),
+                                "{id}'s policy pattern {p} matches {other}'s {name}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tenant_policy_grants_terraforms_needs() {
+        let b = derive_backend(&app(Isolation::Prefix, LockKind::Dynamodb), "t1").unwrap();
+        let p = tenant_policy(&b, "123456789012");
+        let text = p.to_string();
+        assert!(
+            text.contains("arn:aws:s3:::acme-state/web/t1/terraform.tfstate"),
+            "{text}"
+        );
+        assert!(
+            text.contains("arn:aws:dynamodb:us-east-1:123456789012:table/acme-locks"),
+            "{text}"
+        );
+        assert_eq!(
+            p["Statement"][2]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"][1],
+            "acme-state/web/t1/terraform.tfstate-md5"
+        );
+        assert!(
+            !text.contains("DeleteObject"),
+            "state needs no delete: {text}"
+        );
+        let s3 = derive_backend(&app(Isolation::Bucket, LockKind::S3), "t1").unwrap();
+        let text = tenant_policy(&s3, "*").to_string();
+        assert!(
+            text.contains("arn:aws:s3:::acme-t1/web/t1/terraform.tfstate.tflock"),
+            "{text}"
+        );
+        assert!(
+            text.contains("s3:DeleteObject") && !text.contains("dynamodb"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn partitions_follow_the_region() {
+        assert_eq!(bucket_arn("cn-north-1", "b"), "arn:aws-cn:s3:::b");
+        assert_eq!(
+            table_arn("us-gov-west-1", "*", "t"),
+            "arn:aws-us-gov:dynamodb:us-gov-west-1:*:table/t"
+        );
+    }
+
+    #[test]
+    fn tls_statement_is_merged_and_detected() {
+        let fresh = with_tls_statement(None, "us-east-1", "b1").unwrap();
+        assert!(denies_insecure_transport(&fresh, "us-east-1", "b1"));
+        assert!(
+            !denies_insecure_transport(&fresh, "us-east-1", "b2"),
+            "another bucket's policy"
+        );
+
+        let other = r#"{"Version":"2012-10-17","Statement":{"Sid":"Keep","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b1/*"}}"#;
+        assert!(!denies_insecure_transport(other, "us-east-1", "b1"));
+        let merged = with_tls_statement(Some(other), "us-east-1", "b1").unwrap();
+        assert!(denies_insecure_transport(&merged, "us-east-1", "b1"));
+        let doc: Value = serde_json::from_str(&merged).unwrap();
+        assert_eq!(
+            doc["Statement"][0]["Sid"], "Keep",
+            "other statements are kept"
+        );
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 2);
+
+        // A drifted statement with our Sid (Allow instead of Deny) is replaced, not duplicated.
+        let drifted = merged.replace("\"Deny\"", "\"Allow\"");
+        assert!(!denies_insecure_transport(&drifted, "us-east-1", "b1"));
+        let fixed = with_tls_statement(Some(&drifted), "us-east-1", "b1").unwrap();
+        let doc: Value = serde_json::from_str(&fixed).unwrap();
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 2);
+        assert!(denies_insecure_transport(&fixed, "us-east-1", "b1"));
+
+        // Wildcards and the AWS-principal form count too.
+        let wide = r#"{"Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":["s3:*"],"Resource":"arn:aws:s3:::b1*","Condition":{"Bool":{"aws:SecureTransport":false}}}]}"#;
+        assert!(denies_insecure_transport(wide, "us-east-1", "b1"));
+
+        assert!(matches!(
+            with_tls_statement(Some("{not json"), "us-east-1", "b1"),
+            Err(PolicyError::Unparsable(_))
+        ));
+    }
+
+    #[test]
+    fn glob_matching() {
+        assert!(glob_matches("arn:aws:s3:::b/*", "arn:aws:s3:::b/x/y"));
+        assert!(
+            glob_matches("a*c", "abbbc") && glob_matches("a?c", "abc") && glob_matches("*", "")
+        );
+        assert!(!glob_matches(
+            "arn:aws:s3:::b/web/t1/*",
+            "arn:aws:s3:::b/web/t10/x"
+        ));
+        assert!(!glob_matches("abc", "abcd") && !glob_matches("a*d", "abc"));
+    }
+}
