@@ -193,7 +193,7 @@ async fn run_steps(
 
     match &ctx.operation {
         Operation::Plan => {
-            let (code, counts, _) = step.plan(&[], attempts).await?;
+            let (code, counts, _) = step.plan(&[], true, attempts).await?;
             Ok(Found {
                 result: Some(if code == 2 {
                     TenantResult::Changes
@@ -205,7 +205,7 @@ async fn run_steps(
             })
         }
         Operation::Apply { from_run: None } => {
-            let (code, counts, _) = step.plan(&[], attempts).await?;
+            let (code, counts, _) = step.plan(&[], false, attempts).await?;
             if code == 0 {
                 return Ok(Found {
                     result: Some(TenantResult::NoChanges),
@@ -259,7 +259,7 @@ async fn run_steps(
             })
         }
         Operation::Drift => {
-            let (code, _, plan) = step.plan(&["-refresh-only"], attempts).await?;
+            let (code, _, plan) = step.plan(&["-refresh-only"], true, attempts).await?;
             let drifted = drifted_addresses(&plan);
             let result = if code == 2 || !drifted.is_empty() {
                 TenantResult::Drifted
@@ -273,7 +273,7 @@ async fn run_steps(
             })
         }
         Operation::Destroy => {
-            let (_, counts, _) = step.plan(&["-destroy"], attempts).await?;
+            let (_, counts, _) = step.plan(&["-destroy"], false, attempts).await?;
             step.apply(ws.plan.clone(), attempts).await?;
             Ok(Found {
                 result: Some(TenantResult::Destroyed),
@@ -298,6 +298,7 @@ impl Steps<'_> {
     async fn plan(
         &self,
         extra: &[&str],
+        save_json: bool,
         attempts: &mut u32,
     ) -> Result<(i32, ChangeCounts, Value), StepError> {
         let mut args = vec![
@@ -312,6 +313,11 @@ impl Steps<'_> {
         args.extend(extra.iter().map(|s| s.to_string()));
         let (out, n) = self.tf.run_retrying(self.inv, &args, &[0, 2], true).await?;
         *attempts += n;
+        if !save_json {
+            // `show -json` loads every provider schema again: skip it where
+            // only the counts are needed (they are in the plan's summary line).
+            return Ok((out.code, summary_counts(&out.stdout), Value::Null));
+        }
         let show = vec![
             "show".to_string(),
             "-json".into(),
@@ -375,6 +381,28 @@ pub fn change_counts(plan: &Value) -> ChangeCounts {
     counts
 }
 
+/// Counts from the plan's `Plan: 1 to add, 2 to change, 0 to destroy.` line
+/// (Terraform counts a replace as one add and one destroy there too).
+pub fn summary_counts(stdout: &str) -> ChangeCounts {
+    let Some(line) = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("Plan: "))
+    else {
+        return ChangeCounts::default();
+    };
+    let number_before = |word: &str| -> u64 {
+        line.split(',')
+            .find(|part| part.contains(word))
+            .and_then(|part| part.split_whitespace().find_map(|w| w.parse().ok()))
+            .unwrap_or(0)
+    };
+    ChangeCounts {
+        add: number_before("to add"),
+        change: number_before("to change"),
+        destroy: number_before("to destroy"),
+    }
+}
+
 fn read_counts(plan_json: &std::path::Path) -> ChangeCounts {
     std::fs::read_to_string(plan_json)
         .ok()
@@ -429,6 +457,24 @@ mod tests {
         assert_eq!(
             report,
             serde_json::json!({"create": 2, "update": 1, "delete": 1})
+        );
+    }
+
+    #[test]
+    fn counts_from_the_plan_summary_line() {
+        let stdout =
+            "terraform_data.x will be created\n\nPlan: 3 to add, 1 to change, 2 to destroy.\n";
+        assert_eq!(
+            summary_counts(stdout),
+            ChangeCounts {
+                add: 3,
+                change: 1,
+                destroy: 2
+            }
+        );
+        assert_eq!(
+            summary_counts("No changes. Your infrastructure matches the configuration."),
+            ChangeCounts::default()
         );
     }
 

@@ -127,6 +127,7 @@ impl TenantWorkspace {
     /// A fresh directory for a (re-)run: earlier logs and artifacts go, the
     /// data dir stays (re-init is cheap but not free).
     pub fn prepare(&self, tenant: &Tenant) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
         std::fs::create_dir_all(&self.data_dir)?;
         for file in [&self.log, &self.plan, &self.plan_json, &self.gitlab_report] {
             match std::fs::remove_file(file) {

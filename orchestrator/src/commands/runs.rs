@@ -1,6 +1,49 @@
-use crate::cli::RunsArgs;
-use crate::exit::Outcome;
+//! `saasctl runs`: list past runs, or show one (`runs show ID`).
 
-pub async fn run(_args: RunsArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("saasctl runs is not implemented yet")
+use crate::cli::{RunsArgs, RunsCommand};
+use crate::exit::Outcome;
+use crate::render::{self, table::Table};
+use crate::runs::{RunReport, RunStore, TenantResult};
+
+pub async fn run(args: RunsArgs) -> anyhow::Result<Outcome> {
+    let store = RunStore::new(&args.runs_dir);
+    match args.command {
+        None => {
+            let reports = store.list()?;
+            render::listing(args.output.output, &reports, |reports| {
+                let mut table = Table::new([
+                    "RUN",
+                    "COMMAND",
+                    "APPLICATION",
+                    "STARTED",
+                    "STATUS",
+                    "TENANTS",
+                    "FAILED",
+                ]);
+                for r in reports {
+                    table.row([
+                        r.run_id.clone(),
+                        r.command.clone(),
+                        r.application.clone(),
+                        r.started_at.clone(),
+                        r.status.as_str().to_string(),
+                        r.tenants.len().to_string(),
+                        failed(r).to_string(),
+                    ]);
+                }
+                table
+            })?;
+        }
+        Some(RunsCommand::Show { id }) => {
+            let report = store.load(&id)?;
+            render::report::print(args.output.output, &report, &store.run_dir(&id))?;
+        }
+    }
+    Ok(Outcome::Clean)
+}
+
+fn failed(report: &RunReport) -> usize {
+    report.count(TenantResult::Failed)
+        + report.count(TenantResult::NotStarted)
+        + report.count(TenantResult::Pending)
 }
