@@ -95,7 +95,7 @@ impl Provider for SaasProvider {
             registry_error(
                 diags,
                 "Registry unreachable",
-                format!("{err} (registry {url}; create it with `saasctl registry init`)"),
+                format!("{err} (registry {url})"),
             );
             return Some(());
         }

@@ -71,6 +71,22 @@ fn lifecycle(url: &str) {
     assert_eq!(updated.meta.created_at, created.meta.created_at);
     ws.plan(0);
 
+    // In-place update of the application; its tenant is untouched.
+    let three_tiers = application_config("web", &["basic", "standard", "premium"]);
+    ws.write(&(three_tiers + &tenant_config("alpha", "Alpha Two", "3")));
+    let plan = ws.plan(2);
+    assert!(
+        text(&plan).contains("0 to add, 1 to change, 0 to destroy"),
+        "{}",
+        text(&plan)
+    );
+    ws.apply();
+    let app = application(&registry, "web").unwrap();
+    assert_eq!(app.tiers.len(), 3);
+    assert_eq!(app.meta.version, 2);
+    assert_eq!(tenant(&registry, "alpha").unwrap().meta.version, 2);
+    ws.plan(0);
+
     // Changing the id replaces the tenant.
     ws.write(&config("beta", "Alpha Two", "3"));
     let plan = ws.plan(2);
