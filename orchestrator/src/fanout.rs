@@ -324,7 +324,7 @@ fn plan_waves(spec: Option<&str>, tenants: &[Tenant]) -> anyhow::Result<Vec<Wave
 /// One provider (and module) install per run, in the run's stack copy. It
 /// writes the copy's `.terraform.lock.hcl` and fills the plugin cache, so
 /// each tenant's init only links providers.
-async fn install_providers(
+pub async fn install_providers(
     terraform: &TerraformSettings,
     workspace: &RunWorkspace,
 ) -> anyhow::Result<()> {
@@ -349,7 +349,7 @@ async fn install_providers(
     Ok(())
 }
 
-fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+pub fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     Ok(if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -359,7 +359,7 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
 
 /// Terraform runs in another directory, so a relative SQLite path is made
 /// absolute before the provider sees it.
-fn absolute_registry_url(url: &str) -> anyhow::Result<String> {
+pub fn absolute_registry_url(url: &str) -> anyhow::Result<String> {
     Ok(match RegistryLocation::parse(url)? {
         RegistryLocation::Sqlite { path } if path.is_relative() => {
             format!("sqlite://{}", absolute(&path)?.display())

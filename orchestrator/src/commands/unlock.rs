@@ -1,6 +1,266 @@
-use crate::cli::{GlobalArgs, UnlockArgs};
-use crate::exit::Outcome;
+//! `saasctl unlock`: release a tenant's stale state lock with `terraform
+//! force-unlock`, but only once the holder is known to be gone: it ran on
+//! this host and no process here still works on that tenant (or the lock
+//! names a pid that is dead), or `--force`.
 
-pub async fn run(_global: &GlobalArgs, _args: UnlockArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("saasctl unlock is not implemented yet")
+use std::path::Path;
+
+use anyhow::Context;
+use saas_registry::{derive_backend, BackendSettings};
+use serde::Deserialize;
+
+use crate::cli::{GlobalArgs, UnlockArgs};
+use crate::discovery::open_registry;
+use crate::exit::{CliError, Outcome};
+use crate::fanout::{absolute, absolute_registry_url, install_providers};
+use crate::redact::Redactor;
+use crate::runner::{self, Invocation, RetrySettings, TerraformSettings};
+use crate::runs::{new_run_id, LockInfo};
+use crate::workspace::{self, RunWorkspace};
+
+/// The lock record Terraform writes (DynamoDB `Info` attribute or `.tflock` object).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StoredLock {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(default)]
+    operation: String,
+    #[serde(default)]
+    info: String,
+    #[serde(default)]
+    who: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    created: String,
+    #[serde(default)]
+    path: String,
+}
+
+pub async fn run(global: &GlobalArgs, args: UnlockArgs) -> anyhow::Result<Outcome> {
+    let binary = runner::find_terraform()?;
+    if !args.stack.is_dir() {
+        return Err(CliError::NotFound(format!(
+            "stack directory {} does not exist",
+            args.stack.display()
+        ))
+        .into());
+    }
+    let registry = open_registry(global).await?;
+    saas_registry::validate::slug("tenant", &args.tenant)?;
+    let application = registry
+        .get_application(&args.application)
+        .await?
+        .ok_or_else(|| CliError::NotFound(format!("unknown application {:?}", args.application)))?;
+    let tenant = registry
+        .get_tenant(&args.tenant)
+        .await?
+        .filter(|t| t.applications.contains(&application.name))
+        .ok_or_else(|| {
+            CliError::NotFound(format!(
+                "tenant {:?} is not onboarded to {:?}",
+                args.tenant, application.name
+            ))
+        })?;
+    let backend = derive_backend(&application, &tenant.id)?;
+
+    let Some(lock) = read_lock(&application.state.region, &backend).await? else {
+        println!("no lock is held on s3://{}/{}", backend.bucket, backend.key);
+        return Ok(Outcome::Clean);
+    };
+    if let Some(wanted) = &args.lock_id {
+        if wanted != &lock.id {
+            return Err(CliError::Usage(format!(
+                "lock {wanted} is not held; the holder is {} ({})",
+                lock.id, lock.who
+            ))
+            .into());
+        }
+    }
+    if !args.force {
+        holder_is_gone(&lock, &tenant.id)?;
+    }
+
+    let workspace = RunWorkspace::new(
+        absolute(Path::new(".saas/runs"))?.join(format!("unlock-{}", new_run_id())),
+    );
+    std::fs::create_dir_all(&workspace.dir)?;
+    let terraform = TerraformSettings {
+        binary,
+        plugin_cache_dir: workspace.plugin_cache(),
+        registry_url: absolute_registry_url(registry.url())?,
+        retry: RetrySettings {
+            attempts: 1,
+            base_delay: std::time::Duration::ZERO,
+        },
+    };
+    workspace.copy_stack(&args.stack)?;
+    install_providers(&terraform, &workspace).await?;
+    let ws = workspace.tenant(&tenant.id);
+    ws.prepare(&tenant)?;
+    let redactor = Redactor::new(tenant.sensitive_variables.values());
+    let config_dir = workspace.stack_copy();
+    let inv = Invocation {
+        config_dir: &config_dir,
+        data_dir: &ws.data_dir,
+        secret_env: &[],
+        log: &ws.log,
+        redactor: &redactor,
+    };
+    let mut init: Vec<String> = [
+        "init",
+        "-input=false",
+        "-no-color",
+        "-reconfigure",
+        "-lockfile=readonly",
+    ]
+    .map(String::from)
+    .into();
+    init.extend(workspace::backend_args(&backend));
+    terraform
+        .run_retrying(&inv, &init, &[0], true)
+        .await
+        .context("terraform init")?;
+    let unlock: Vec<String> = vec!["force-unlock".into(), "-force".into(), lock.id.clone()];
+    terraform
+        .run_retrying(&inv, &unlock, &[0], false)
+        .await
+        .context("terraform force-unlock")?;
+    println!(
+        "released lock {} on s3://{}/{} (held by {} since {}, {})",
+        lock.id, backend.bucket, backend.key, lock.who, lock.created, lock.operation
+    );
+    Ok(Outcome::Clean)
+}
+
+/// The current lock holder of a tenant's state, if any.
+async fn read_lock(region: &str, backend: &BackendSettings) -> anyhow::Result<Option<LockInfo>> {
+    let config = crate::aws::sdk_config(region).await;
+    let text = match &backend.lock_table {
+        Some(table) => {
+            let item = crate::aws::dynamodb_client(&config)
+                .get_item()
+                .table_name(table)
+                .key(
+                    "LockID",
+                    aws_sdk_dynamodb::types::AttributeValue::S(backend.lock_id()),
+                )
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| {
+                    CliError::Unavailable(format!(
+                        "reading lock table {table}: {}",
+                        aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                    ))
+                })?;
+            match item
+                .item()
+                .and_then(|i| i.get("Info"))
+                .and_then(|v| v.as_s().ok())
+            {
+                Some(info) => info.clone(),
+                None => return Ok(None),
+            }
+        }
+        None => {
+            let key = backend.lockfile_key();
+            match crate::aws::s3_client(&config)
+                .get_object()
+                .bucket(&backend.bucket)
+                .key(&key)
+                .send()
+                .await
+            {
+                Ok(object) => {
+                    String::from_utf8_lossy(&object.body.collect().await?.into_bytes()).into_owned()
+                }
+                Err(err)
+                    if err
+                        .raw_response()
+                        .is_some_and(|r| r.status().as_u16() == 404) =>
+                {
+                    return Ok(None)
+                }
+                Err(err) => {
+                    return Err(CliError::Unavailable(format!(
+                        "reading s3://{}/{key}: {}",
+                        backend.bucket,
+                        aws_sdk_s3::error::DisplayErrorContext(&err)
+                    ))
+                    .into())
+                }
+            }
+        }
+    };
+    let stored: StoredLock =
+        serde_json::from_str(&text).context("the lock record is not Terraform lock info")?;
+    Ok(Some(LockInfo {
+        id: stored.id,
+        path: stored.path,
+        operation: stored.operation,
+        who: stored.who,
+        version: stored.version,
+        created: stored.created,
+        info: stored.info,
+    }))
+}
+
+/// Errors unless the holder is provably gone from this host.
+fn holder_is_gone(lock: &LockInfo, tenant: &str) -> Result<(), CliError> {
+    let refuse = |why: String| {
+        CliError::Usage(format!(
+            "lock {} held by {} since {} ({}): {why}; re-run with --force if you are sure it is stale",
+            lock.id, lock.who, lock.created, lock.operation
+        ))
+    };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let holder_host = lock.who.rsplit_once('@').map_or("", |(_, h)| h);
+    if holder_host.is_empty() || holder_host != host.trim() {
+        return Err(refuse(format!(
+            "it was taken on host {holder_host:?}, not this one"
+        )));
+    }
+    if let Some(pid) = lock
+        .info
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("pid="))
+    {
+        return if Path::new("/proc").join(pid).exists() {
+            Err(refuse(format!("process {pid} is still running")))
+        } else {
+            Ok(())
+        };
+    }
+    let suffix = format!("/{tenant}/{}", workspace::DATA_DIR);
+    if let Some(pid) = process_working_on(&suffix) {
+        return Err(refuse(format!(
+            "terraform process {pid} on this host still works on this tenant"
+        )));
+    }
+    Ok(())
+}
+
+/// A live process whose `TF_DATA_DIR` ends with `suffix` (a saasctl-run
+/// terraform for this tenant), if any.
+fn process_working_on(suffix: &str) -> Option<String> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let works_here = environ.split(|b| *b == 0).any(|var| {
+            var.strip_prefix(b"TF_DATA_DIR=")
+                .is_some_and(|dir| dir.ends_with(suffix.as_bytes()))
+        });
+        if works_here {
+            return Some(name);
+        }
+    }
+    None
 }
