@@ -319,7 +319,7 @@ pub struct PipelineGitlabArgs {
     #[arg(long, value_enum, default_value_t = ApplyMode::Manual)]
     pub apply: ApplyMode,
     /// Most jobs in one pipeline before sharding [GitLab.com Free: 500].
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = crate::pipeline::limits::DEFAULT_MAX_JOBS_PER_PIPELINE)]
     pub max_jobs_per_pipeline: usize,
     /// Image for every generated job (`default: image:`); child pipelines do not inherit the parent's.
     #[arg(long)]
