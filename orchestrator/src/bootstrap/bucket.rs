@@ -9,7 +9,6 @@ use aws_sdk_s3::types::{
     PublicAccessBlockConfiguration, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
 };
-use saas_registry::BackendSettings;
 
 use super::{aws_error, BootstrapError, Bootstrapper, Encryption, Hardening, ItemStatus, Mode};
 use crate::policy;
@@ -103,29 +102,6 @@ pub fn bucket_drift(hardening: Hardening, observed: &BucketState) -> Vec<BucketD
 }
 
 impl Bootstrapper {
-    /// Whether the tenant's state object exists yet (for `--new`).
-    pub async fn state_exists(&self, backend: &BackendSettings) -> Result<bool, BootstrapError> {
-        match self
-            .s3
-            .head_object()
-            .bucket(&backend.bucket)
-            .key(&backend.key)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            // A missing bucket answers 404 to HeadObject too.
-            Err(err)
-                if err
-                    .raw_response()
-                    .is_some_and(|r| r.status().as_u16() == 404) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(aws_error("s3", "HeadObject", err)),
-        }
-    }
-
     pub(super) async fn bucket(
         &self,
         name: &str,
@@ -432,6 +408,40 @@ mod tests {
         assert!(
             bucket_drift(plain_http, &open).is_empty(),
             "no TLS policy where TLS is impossible"
+        );
+    }
+
+    fn versioning_response(status: u16, body: &str) -> Option<Option<String>> {
+        use aws_sdk_s3::operation::get_bucket_versioning::GetBucketVersioningError;
+        let err =
+            GetBucketVersioningError::generic(aws_sdk_s3::error::ErrorMetadata::builder().build());
+        let raw = aws_sdk_s3::config::http::HttpResponse::new(
+            status.try_into().unwrap(),
+            aws_sdk_s3::primitives::SdkBody::from(body),
+        );
+        versioning_from_raw(&aws_sdk_s3::error::SdkError::service_error(err, raw))
+    }
+
+    #[test]
+    fn versioning_is_read_from_bodies_the_sdk_refuses() {
+        let moto =
+            r#"<GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#;
+        assert_eq!(
+            versioning_response(
+                200,
+                &format!("{moto}<Status>Suspended</Status></GetBucketVersioningResponse>")
+            ),
+            Some(Some("Suspended".into()))
+        );
+        assert_eq!(
+            versioning_response(200, &format!("{moto}</GetBucketVersioningResponse>")),
+            Some(None),
+            "never enabled"
+        );
+        assert_eq!(
+            versioning_response(403, "<Error><Code>AccessDenied</Code></Error>"),
+            None,
+            "a real error stays one"
         );
     }
 }

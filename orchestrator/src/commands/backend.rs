@@ -3,7 +3,7 @@
 //! tables tenants need, and a least-privilege IAM policy per tenant.
 
 use anyhow::Context;
-use saas_registry::{derive_backend, BackendSettings, Registry, TenantStatus};
+use saas_registry::{derive_backend, BackendSettings, Registry, Tenant, TenantStatus};
 use serde_json::{json, Map, Value};
 
 use crate::aws;
@@ -12,7 +12,7 @@ use crate::cli::{
     BackendCommand, BackendConfigArgs, BackendConfigFormat, BackendPolicyArgs, BootstrapArgs,
     Encryption, GlobalArgs, TlsPolicy,
 };
-use crate::discovery::{discover, open_registry};
+use crate::discovery::{discover, only_new, open_registry};
 use crate::exit::{CliError, Outcome};
 use crate::{policy, render};
 
@@ -60,11 +60,17 @@ async fn policy(global: &GlobalArgs, args: BackendPolicyArgs) -> anyhow::Result<
 async fn bootstrap(global: &GlobalArgs, args: BootstrapArgs) -> anyhow::Result<Outcome> {
     let registry = open_registry(global).await?;
     let (app, tenants) = discover(&registry, &args.selection, TenantStatus::Active).await?;
-    // Every name is derived (and checked) before anything is created.
-    let backends = tenants
-        .iter()
-        .map(|t| derive_backend(&app, &t.id).with_context(|| format!("tenant {:?}", t.id)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    // Every name is derived (and checked) before anything is looked at or created.
+    let derive_all = |tenants: &[Tenant]| {
+        tenants
+            .iter()
+            .map(|t| derive_backend(&app, &t.id).with_context(|| format!("tenant {:?}", t.id)))
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let mut backends = derive_all(&tenants)?;
+    if args.selection.new {
+        backends = derive_all(&only_new(&app, tenants).await?)?;
+    }
     let mode = if args.check {
         bootstrap::Mode::Check
     } else {
@@ -79,17 +85,6 @@ async fn bootstrap(global: &GlobalArgs, args: BootstrapArgs) -> anyhow::Result<O
     };
     let sdk = aws::sdk_config(&app.state.region).await;
     let bootstrapper = Bootstrapper::new(&sdk, &app.state.region, hardening, mode);
-    let backends = if args.selection.new {
-        let mut fresh = Vec::new();
-        for b in backends {
-            if !bootstrapper.state_exists(&b).await.map_err(unavailable)? {
-                fresh.push(b);
-            }
-        }
-        fresh
-    } else {
-        backends
-    };
     let items = bootstrapper
         .run(&Needs::of(&backends))
         .await

@@ -347,3 +347,41 @@ async fn create_table(name: &str, key: &str, provisioned: bool) {
     };
     request.send().await.unwrap();
 }
+
+/// `--new` (onboarding): only tenants without a state object yet get their
+/// bucket and table; an existing tenant's resources are not even inspected.
+#[tokio::test]
+async fn bootstrap_new_only_covers_tenants_without_state() {
+    let prefix = unique_name("bs-new");
+    let fx = Fixture::new(bucket_state(&prefix, LockKind::Dynamodb), &["old", "fresh"]).await;
+    let old = fx.backend("old");
+    let s3 = s3_client().await;
+    s3.create_bucket().bucket(&old.bucket).send().await.unwrap();
+    s3.put_object()
+        .bucket(&old.bucket)
+        .key(&old.key)
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+
+    let out = report(&run_ok(&mut fx.harden(&["--new", "-o", "json"])));
+    let fresh = fx.backend("fresh");
+    let names: Vec<&str> = out.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [fresh.bucket.as_str(), fresh.lock_table.as_deref().unwrap()],
+        "{out:?}"
+    );
+    assert!(statuses(&out).iter().all(|s| *s == "created"), "{out:?}");
+    let old_table = dynamodb_client()
+        .await
+        .describe_table()
+        .table_name(old.lock_table.as_deref().unwrap())
+        .send()
+        .await;
+    assert!(
+        old_table.is_err(),
+        "the existing tenant's table was left alone"
+    );
+}
