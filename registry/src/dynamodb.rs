@@ -11,6 +11,7 @@ use aws_config::environment::region::EnvironmentVariableRegionProvider;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -31,6 +32,8 @@ const FALLBACK_REGION: &str = "us-east-1";
 /// A write whose condition failed only because the record moved between
 /// our read and our write is retried this many times.
 const WRITE_ATTEMPTS: usize = 5;
+/// Attempts per request for throttling, 5xx and connection errors.
+const RETRY_ATTEMPTS: u32 = 10;
 /// How long `init` waits for a new table to become ACTIVE.
 const TABLE_READY_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -96,7 +99,7 @@ impl DynamoStore {
             .region(region.clone())
             .load()
             .await;
-        let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk);
+        let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk).retry_config(retry_config());
         if let Some(endpoint) = &settings.endpoint {
             config = config.endpoint_url(endpoint);
         }
@@ -132,6 +135,16 @@ impl DynamoStore {
                 ))
             }
             _ if e.code() == Some("ResourceNotFoundException") => self.missing_table(),
+            // The service's own code and message say it best; the raw
+            // response is noise in a one-line error.
+            SdkError::ServiceError(service) => {
+                let err = service.err();
+                let detail = match (err.code(), err.message()) {
+                    (Some(code), Some(message)) => format!("{code}: {message}"),
+                    _ => DisplayErrorContext(err).to_string(),
+                };
+                RegistryError::Backend(format!("DynamoDB at {}: {detail}", self.endpoint))
+            }
             _ => RegistryError::Backend(format!(
                 "DynamoDB at {}: {}",
                 self.endpoint,
@@ -348,6 +361,16 @@ impl DynamoStore {
     }
 }
 
+/// DynamoDB answers throttling and transient 5xx quickly, so retry more
+/// often than the SDK default (3) but with short backoffs, keeping an
+/// unreachable endpoint's failure to a couple of seconds.
+fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(RETRY_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_secs(2))
+}
+
 fn env_endpoint(var: &str) -> Option<String> {
     std::env::var(var).ok().filter(|v| !v.is_empty())
 }
@@ -476,9 +499,11 @@ impl crate::Store for DynamoStore {
     async fn remove_application(&self, name: &str, expected_version: Option<u64>) -> Result<()> {
         let mut condition =
             String::from("attribute_exists(#pk) AND (attribute_not_exists(#c) OR #c = :zero)");
+        let mut names = vec![("#pk", PK), ("#c", TENANT_COUNT)];
         let mut values = vec![(":zero", items::num(0))];
         if let Some(v) = expected_version {
             condition.push_str(" AND #v = :expected");
+            names.push(("#v", VERSION));
             values.push((":expected", items::num(v)));
         }
         for _ in 0..WRITE_ATTEMPTS {
@@ -488,11 +513,7 @@ impl crate::Store for DynamoStore {
                 .table_name(&self.table)
                 .set_key(Some(items::key(APPLICATIONS_PK, name)))
                 .condition_expression(condition.clone())
-                .set_expression_attribute_names(Some(items::names(&[
-                    ("#pk", PK),
-                    ("#c", TENANT_COUNT),
-                    ("#v", VERSION),
-                ])))
+                .set_expression_attribute_names(Some(items::names(&names)))
                 .set_expression_attribute_values(Some(items::values(values.clone())))
                 .send()
                 .await;

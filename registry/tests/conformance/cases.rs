@@ -284,11 +284,20 @@ pub async fn tier_not_allowed_is_invalid(fx: &Fixture) {
     assert_eq!(reg.get_tenant("acme").await.unwrap(), Some(stored));
 }
 
+/// id, tier, status, applications, labels.
+type TenantSpec = (
+    &'static str,
+    &'static str,
+    TenantStatus,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
 pub async fn filters(fx: &Fixture) {
     let reg = fx.open().await;
     reg.create_application(&app("shop")).await.unwrap();
     reg.create_application(&app("billing")).await.unwrap();
-    let specs: [(&str, &str, TenantStatus, &[&str], &[(&str, &str)]); 4] = [
+    let specs: [TenantSpec; 4] = [
         (
             "d-tenant",
             "basic",
