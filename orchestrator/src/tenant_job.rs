@@ -78,17 +78,20 @@ impl TaskOutcome for TenantOutcome {
 struct StepError {
     message: String,
     lock: Option<LockInfo>,
+    /// Terraform runs of the failed step.
+    attempts: u32,
 }
 
 impl From<RunnerError> for StepError {
     fn from(err: RunnerError) -> Self {
-        let lock = match &err {
-            RunnerError::Failed { lock, .. } => lock.clone(),
-            _ => None,
+        let (lock, attempts) = match &err {
+            RunnerError::Failed { lock, attempts, .. } => (lock.clone(), *attempts),
+            _ => (None, 1),
         };
         StepError {
             message: err.to_string(),
             lock,
+            attempts,
         }
     }
 }
@@ -98,6 +101,7 @@ impl From<std::io::Error> for StepError {
         StepError {
             message: err.to_string(),
             lock: None,
+            attempts: 0,
         }
     }
 }
@@ -127,13 +131,16 @@ pub async fn run_tenant(ctx: &JobContext, tenant: &Tenant) -> TenantOutcome {
             None,
             None,
         ),
-        Err(err) => (
-            TenantResult::Failed,
-            ChangeCounts::default(),
-            Vec::new(),
-            Some(redactor.redact(&err.message)),
-            err.lock,
-        ),
+        Err(err) => {
+            attempts += err.attempts;
+            (
+                TenantResult::Failed,
+                ChangeCounts::default(),
+                Vec::new(),
+                Some(redactor.redact(&err.message)),
+                err.lock,
+            )
+        }
     };
     TenantOutcome {
         result,
@@ -161,6 +168,7 @@ async fn run_steps(
     let backend = derive_backend(&ctx.application, &tenant.id).map_err(|e| StepError {
         message: e.to_string(),
         lock: None,
+        attempts: 0,
     })?;
     let secret_env = workspace::secret_env(tenant);
     let config_dir = ctx.workspace.stack_copy();
@@ -227,6 +235,7 @@ async fn run_steps(
                 return Err(StepError {
                     message: format!("run {} has no saved plan for this tenant", saved.run_id),
                     lock: None,
+                    attempts: 0,
                 });
             }
             for (from, to) in [
@@ -330,6 +339,7 @@ impl Steps<'_> {
         let plan: Value = serde_json::from_str(&redacted).map_err(|e| StepError {
             message: format!("terraform show -json printed no JSON: {e}"),
             lock: None,
+            attempts: 0,
         })?;
         std::fs::write(
             &self.ws.plan_json,

@@ -4,6 +4,7 @@
 
 mod e2e {
     mod backend;
+    mod fanout;
     mod gitlab;
     mod harness;
     mod provider;

@@ -1,0 +1,825 @@
+//! `saasctl plan|apply|drift|destroy` fanned out over tenants with the real
+//! terraform, the built provider, the example stack and moto: state lands
+//! at each tenant's derived bucket/key, saved plans are applied exactly,
+//! failures stay with their tenant, the failure budget, `--resume` and
+//! waves work, concurrency shows in the report's timestamps, the stack
+//! directory is never written to and no secret reaches any file or output.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use saas_e2e::{bin, dynamodb_client, moto_url, root, run, s3_client, sqlite_url, unique_name};
+use saas_registry::{Application, Isolation, LockKind, Registry, StateConfig, Tenant};
+use serde_json::Value;
+
+/// A registry in a temp dir, the runs directory beside it, and every
+/// `saasctl` output seen (to check that no secret was printed).
+struct Fleet {
+    dir: tempfile::TempDir,
+    url: String,
+    printed: std::sync::Mutex<Vec<u8>>,
+}
+
+impl Fleet {
+    async fn new() -> Fleet {
+        let dir = tempfile::tempdir().unwrap();
+        let url = sqlite_url(dir.path());
+        Registry::open(&url).await.unwrap();
+        Fleet {
+            dir,
+            url,
+            printed: Default::default(),
+        }
+    }
+
+    async fn registry(&self) -> Registry {
+        Registry::open(&self.url).await.unwrap()
+    }
+
+    async fn add_app(&self, name: &str, state: StateConfig) -> Application {
+        self.registry()
+            .await
+            .create_application(&Application::new(name, state))
+            .await
+            .unwrap()
+    }
+
+    /// A tenant of `app` with `replicas` and extra variables.
+    async fn add_tenant(
+        &self,
+        app: &str,
+        id: &str,
+        replicas: u32,
+        vars: &[(&str, &str)],
+        secrets: &[(&str, &str)],
+    ) {
+        let mut t = Tenant::new(
+            id,
+            format!("Tenant {id}"),
+            format!("ops@{id}.example"),
+            "basic",
+        );
+        t.applications.insert(app.to_string());
+        t.variables.insert("replicas".into(), replicas.to_string());
+        for (k, v) in vars {
+            t.variables.insert(k.to_string(), v.to_string());
+        }
+        for (k, v) in secrets {
+            t.sensitive_variables.insert(k.to_string(), v.to_string());
+        }
+        self.registry().await.create_tenant(&t).await.unwrap();
+    }
+
+    async fn set_variable(&self, id: &str, key: &str, value: &str) {
+        let registry = self.registry().await;
+        let mut t = registry.require_tenant(id).await.unwrap();
+        t.variables.insert(key.into(), value.into());
+        registry.update_tenant(&t).await.unwrap();
+    }
+
+    fn runs_dir(&self) -> PathBuf {
+        self.dir.path().join(".saas/runs")
+    }
+
+    /// `saasctl --registry URL ARGS...` with terraform and moto set up.
+    fn saasctl(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin("saasctl"));
+        cmd.arg("--registry")
+            .arg(&self.url)
+            .args(args)
+            .current_dir(self.dir.path());
+        tool_env(&mut cmd);
+        cmd
+    }
+
+    /// Runs saasctl, expects `code`, and keeps what it printed.
+    fn expect(&self, args: &[&str], code: i32) -> Output {
+        let output = run(&mut self.saasctl(args));
+        self.printed
+            .lock()
+            .unwrap()
+            .extend_from_slice(&output.stdout);
+        self.printed
+            .lock()
+            .unwrap()
+            .extend_from_slice(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "saasctl {args:?}\n--- stdout\n{}--- stderr\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn report(&self, run_id: &str) -> Value {
+        let path = self.runs_dir().join(run_id).join("report.json");
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    fn bootstrap(&self, app: &str) {
+        self.expect(
+            &["backend", "bootstrap", "-a", app, "--encryption", "aes256"],
+            0,
+        );
+    }
+}
+
+/// PATH with the project's terraform, its CLI config, and AWS pointed at moto.
+fn tool_env(cmd: &mut Command) {
+    let tools = root().join(".tools");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![tools.join("bin")];
+    dirs.extend(std::env::split_paths(&path));
+    cmd.env("PATH", std::env::join_paths(dirs).unwrap());
+    if std::env::var_os("TF_CLI_CONFIG_FILE").is_none() {
+        cmd.env("TF_CLI_CONFIG_FILE", tools.join("terraformrc"));
+    }
+    let endpoint = moto_url();
+    cmd.env("AWS_ENDPOINT_URL_S3", &endpoint)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("SAAS_TERRAFORM")
+        .env_remove("TF_PLUGIN_CACHE_DIR");
+    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        if std::env::var_os(var).is_none() {
+            cmd.env(var, "test");
+        }
+    }
+}
+
+fn stack() -> PathBuf {
+    root().join("examples/tenant-stack")
+}
+
+/// Every regular file under `dir`, symlinks not followed (the run's
+/// provider links point at large binaries outside it).
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                todo.push(entry.path());
+            } else if kind.is_file() {
+                found.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Every file under `dir` with its contents, to prove nothing was written.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    files(dir)
+        .into_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path).unwrap();
+            (path, bytes)
+        })
+        .collect()
+}
+
+fn tenants(report: &Value) -> BTreeMap<String, Value> {
+    report["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tenant"].as_str().unwrap().to_string(), t.clone()))
+        .collect()
+}
+
+fn results(report: &Value) -> BTreeMap<String, String> {
+    tenants(report)
+        .into_iter()
+        .map(|(id, t)| (id, t["result"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn all(ids: &[&str], result: &str) -> BTreeMap<String, String> {
+    ids.iter()
+        .map(|id| (id.to_string(), result.to_string()))
+        .collect()
+}
+
+/// Each tenant's [start, finish] from the report, in start order.
+fn intervals(report: &Value) -> Vec<(String, String)> {
+    let mut spans: Vec<(String, String)> = tenants(report)
+        .values()
+        .filter(|t| t["started_at"].is_string())
+        .map(|t| {
+            (
+                t["started_at"].as_str().unwrap().into(),
+                t["finished_at"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    spans.sort();
+    spans
+}
+
+fn assert_no_secret(fleet: &Fleet, secret: &str) {
+    let printed = fleet.printed.lock().unwrap();
+    assert!(
+        !contains(&printed, secret.as_bytes()),
+        "a secret was printed by saasctl"
+    );
+    for (path, bytes) in snapshot(&fleet.runs_dir()) {
+        assert!(
+            !contains(&bytes, secret.as_bytes()),
+            "secret found in {}",
+            path.display()
+        );
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn state_object(bucket: &str, key: &str) -> Value {
+    let object = s3_client()
+        .await
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("no state object s3://{bucket}/{key}: {e:?}"));
+    serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
+}
+
+async fn assert_state(app: &Application, id: &str, replicas: u32) {
+    let backend = saas_registry::derive_backend(app, id).unwrap();
+    let state = state_object(&backend.bucket, &backend.key).await;
+    let replica = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "terraform_data" && r["name"] == "replica")
+        .unwrap_or_else(|| panic!("no replicas in the state of {id}: {state}"));
+    assert_eq!(
+        replica["instances"].as_array().unwrap().len(),
+        replicas as usize,
+        "{id}"
+    );
+    let table = backend.lock_table.as_deref().unwrap();
+    let digest = dynamodb_client()
+        .await
+        .get_item()
+        .table_name(table)
+        .key(
+            "LockID",
+            AttributeValue::S(format!("{}-md5", backend.lock_id())),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        digest.item().is_some(),
+        "no lock digest item for {id} in {table}"
+    );
+}
+
+fn spawn_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
+    tokio::task::spawn_blocking(f)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fans_out_over_two_applications_in_both_isolation_modes() {
+    let fleet = Fleet::new().await;
+    let secret = format!("s3cr3t-{}", unique_name("tok"));
+    let web = fleet
+        .add_app(
+            "web",
+            StateConfig {
+                bucket: Some(unique_name("fo-web")),
+                lock_table: Some(unique_name("fo-web-lock")),
+                ..Default::default()
+            },
+        )
+        .await;
+    let api = fleet
+        .add_app(
+            "api",
+            StateConfig {
+                isolation: Isolation::Bucket,
+                bucket_prefix: Some(unique_name("fo-api")),
+                lock: LockKind::Dynamodb,
+                lock_table: Some(unique_name("fo-api-lock")),
+                ..Default::default()
+            },
+        )
+        .await;
+    let replicas = [
+        ("w1", 1),
+        ("w2", 2),
+        ("w3", 3),
+        ("a1", 1),
+        ("a2", 2),
+        ("a3", 1),
+    ];
+    for (id, n) in replicas {
+        let app = if id.starts_with('w') { "web" } else { "api" };
+        let secrets: &[(&str, &str)] = if id == "w2" || id == "a3" {
+            &[("api_token", &secret)]
+        } else {
+            &[]
+        };
+        fleet
+            .add_tenant(app, id, n, &[("plan_message", "hello")], secrets)
+            .await;
+    }
+    let before = snapshot(&stack());
+    let s = stack().display().to_string();
+    let fleet = std::sync::Arc::new(fleet);
+
+    let f = fleet.clone();
+    let s1 = s.clone();
+    spawn_blocking(move || {
+        f.bootstrap("web");
+        f.bootstrap("api");
+        // Plan web, keeping the plans.
+        f.expect(
+            &["plan", "-a", "web", "-s", &s1, "-j", "2", "--run-id", "p1"],
+            2,
+        );
+    })
+    .await
+    .unwrap();
+    let p1 = fleet.report("p1");
+    assert_eq!(results(&p1), all(&["w1", "w2", "w3"], "changes"));
+    for (id, t) in tenants(&p1) {
+        let n = replicas.iter().find(|(r, _)| *r == id).unwrap().1;
+        // One terraform_data per replica plus the tier resource.
+        assert_eq!(t["counts"]["add"], n + 1, "{id}: {t}");
+        let dir = fleet.runs_dir().join("p1").join(&id);
+        let gitlab: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("tfplan.report.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            gitlab,
+            serde_json::json!({"create": n + 1, "update": 0, "delete": 0})
+        );
+        assert!(dir.join("plan.tfplan").is_file() && dir.join("plan.json").is_file());
+        let vars: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("tenant.tfvars.json")).unwrap())
+                .unwrap();
+        assert_eq!(vars["tenant_id"], id.as_str());
+        assert_eq!(vars["replicas"], n.to_string());
+    }
+    let junit = std::fs::read_to_string(fleet.runs_dir().join("p1/junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase").count(), 3, "{junit}");
+
+    let f = fleet.clone();
+    let s1 = s.clone();
+    spawn_blocking(move || {
+        // Apply exactly the saved plans, then nothing is left to plan.
+        f.expect(
+            &[
+                "apply",
+                "-a",
+                "web",
+                "-s",
+                &s1,
+                "-j",
+                "2",
+                "--from-run",
+                "p1",
+                "--run-id",
+                "a1",
+            ],
+            0,
+        );
+        f.expect(
+            &["plan", "-a", "web", "-s", &s1, "-j", "2", "--run-id", "p2"],
+            0,
+        );
+        // api: plan and apply in one go; then an empty plan, as JSON.
+        f.expect(
+            &["apply", "-a", "api", "-s", &s1, "-j", "2", "--run-id", "a2"],
+            0,
+        );
+        let out = f.expect(
+            &[
+                "plan", "-a", "api", "-s", &s1, "-j", "2", "--run-id", "p3", "-o", "json",
+            ],
+            0,
+        );
+        let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(printed["run_id"], "p3");
+        f.expect(&["drift", "-a", "web", "-s", &s1, "--run-id", "d1"], 0);
+    })
+    .await
+    .unwrap();
+    let a1 = fleet.report("a1");
+    assert_eq!(a1["from_run"], "p1");
+    assert_eq!(results(&a1), all(&["w1", "w2", "w3"], "applied"));
+    assert_eq!(
+        results(&fleet.report("p2")),
+        all(&["w1", "w2", "w3"], "no-changes")
+    );
+    assert_eq!(
+        results(&fleet.report("a2")),
+        all(&["a1", "a2", "a3"], "applied")
+    );
+    assert_eq!(
+        results(&fleet.report("p3")),
+        all(&["a1", "a2", "a3"], "no-changes")
+    );
+    assert_eq!(
+        results(&fleet.report("d1")),
+        all(&["w1", "w2", "w3"], "in-sync")
+    );
+    for (id, n) in replicas {
+        let app = if id.starts_with('w') { &web } else { &api };
+        assert_state(app, id, n).await;
+    }
+
+    // Offboarding w1: destroy picks offboarding tenants only.
+    let registry = fleet.registry().await;
+    let mut w1 = registry.require_tenant("w1").await.unwrap();
+    w1.status = saas_registry::TenantStatus::Offboarding;
+    registry.update_tenant(&w1).await.unwrap();
+    let f = fleet.clone();
+    let s1 = s.clone();
+    let runs = spawn_blocking(move || {
+        f.expect(&["destroy", "-a", "web", "-s", &s1, "--run-id", "x1"], 0);
+        f.expect(&["runs", "-o", "json"], 0)
+    })
+    .await
+    .unwrap();
+    assert_eq!(results(&fleet.report("x1")), all(&["w1"], "destroyed"));
+    let backend = saas_registry::derive_backend(&web, "w1").unwrap();
+    let state = state_object(&backend.bucket, &backend.key).await;
+    assert_eq!(state["resources"], serde_json::json!([]), "{state}");
+
+    let listed: Value = serde_json::from_slice(&runs.stdout).unwrap();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["p1", "a1", "p2", "a2", "p3", "d1", "x1"]);
+
+    assert_eq!(
+        snapshot(&stack()),
+        before,
+        "the stack directory was written to"
+    );
+    assert_no_secret(&fleet, &secret);
+    // The saved plan itself holds no secret either (the stack declares it ephemeral).
+    let p1_dir = fleet.runs_dir().join("p1");
+    let show = run(saas_e2e::terraform(&p1_dir.join("stack"))
+        .env("TF_DATA_DIR", p1_dir.join("w2/.terraform"))
+        .args(["show", "-json", "-no-color"])
+        .arg(p1_dir.join("w2/plan.tfplan")));
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    assert!(
+        !contains(&show.stdout, secret.as_bytes()),
+        "the saved plan holds the secret"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_budget_resume_waves_and_concurrency() {
+    let fleet = Fleet::new().await;
+    let short_secret = "tiny42";
+    fleet
+        .add_app(
+            "web",
+            StateConfig {
+                bucket: Some(unique_name("fo-fail")),
+                lock_table: Some(unique_name("fo-fail-lock")),
+                ..Default::default()
+            },
+        )
+        .await;
+    fleet
+        .add_tenant("web", "b1", 1, &[("fail_plan", "true")], &[])
+        .await;
+    for id in ["b2", "b3", "b4"] {
+        fleet.add_tenant("web", id, 1, &[], &[]).await;
+    }
+    let fleet = std::sync::Arc::new(fleet);
+    let s = stack().display().to_string();
+
+    let f = fleet.clone();
+    let s1 = s.clone();
+    spawn_blocking(move || {
+        f.bootstrap("web");
+        // One tenant fails; the others still plan; exit 1.
+        f.expect(
+            &["plan", "-a", "web", "-s", &s1, "-j", "1", "--run-id", "f1"],
+            1,
+        );
+        // With a budget of one failure and b1 first, nothing else starts.
+        f.expect(
+            &[
+                "plan",
+                "-a",
+                "web",
+                "-s",
+                &s1,
+                "-j",
+                "1",
+                "--max-failures",
+                "1",
+                "--run-id",
+                "f2",
+            ],
+            1,
+        );
+    })
+    .await
+    .unwrap();
+    let f1 = fleet.report("f1");
+    let mut expected = all(&["b2", "b3", "b4"], "changes");
+    expected.insert("b1".into(), "failed".into());
+    assert_eq!(results(&f1), expected);
+    let b1 = &tenants(&f1)["b1"];
+    assert!(
+        b1["error"]
+            .as_str()
+            .unwrap()
+            .contains("fail_plan is set for tenant b1"),
+        "{b1}"
+    );
+    // -j 1: every tenant starts after the previous one finished.
+    let spans = intervals(&f1);
+    assert_eq!(spans.len(), 4);
+    for pair in spans.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "overlap at -j 1: {spans:?}");
+    }
+    let mut expected = all(&["b2", "b3", "b4"], "not-started");
+    expected.insert("b1".into(), "failed".into());
+    assert_eq!(results(&fleet.report("f2")), expected);
+
+    // Fix b1 and resume f1: only b1 runs again.
+    fleet.set_variable("b1", "fail_plan", "false").await;
+    let f = fleet.clone();
+    let s1 = s.clone();
+    spawn_blocking(move || {
+        f.expect(&["plan", "-a", "web", "-s", &s1, "--resume", "f1"], 2);
+    })
+    .await
+    .unwrap();
+    let resumed = fleet.report("f1");
+    assert_eq!(resumed["resumes"], 1);
+    assert_eq!(results(&resumed), all(&["b1", "b2", "b3", "b4"], "changes"));
+    for id in ["b2", "b3", "b4"] {
+        assert_eq!(
+            tenants(&resumed)[id]["started_at"],
+            tenants(&f1)[id]["started_at"],
+            "{id} ran again"
+        );
+    }
+    assert_ne!(tenants(&resumed)["b1"]["started_at"], b1["started_at"]);
+
+    // A failing canary stops the later waves.
+    fleet.set_variable("b3", "fail_plan", "true").await;
+    let f = fleet.clone();
+    let s1 = s.clone();
+    spawn_blocking(move || {
+        f.expect(
+            &[
+                "plan",
+                "-a",
+                "web",
+                "-s",
+                &s1,
+                "-j",
+                "2",
+                "--waves",
+                "canary=b3;rest",
+                "--run-id",
+                "f3",
+            ],
+            1,
+        );
+        // -j 3 over three tenants: all run at once.
+        f.expect(
+            &[
+                "plan", "-a", "web", "-s", &s1, "-j", "3", "-t", "b1", "-t", "b2", "-t", "b4",
+                "--run-id", "f4",
+            ],
+            2,
+        );
+    })
+    .await
+    .unwrap();
+    let f3 = tenants(&fleet.report("f3"));
+    assert_eq!(f3["b3"]["result"], "failed");
+    assert_eq!(f3["b3"]["wave"], "canary");
+    for id in ["b1", "b2", "b4"] {
+        assert_eq!(f3[id]["result"], "not-started", "{id}");
+        assert!(
+            f3[id]["error"].as_str().unwrap().contains("canary"),
+            "{}",
+            f3[id]
+        );
+    }
+    let spans = intervals(&fleet.report("f4"));
+    let last_start = spans.iter().map(|s| &s.0).max().unwrap();
+    let first_finish = spans.iter().map(|s| &s.1).min().unwrap();
+    assert!(last_start < first_finish, "no overlap at -j 3: {spans:?}");
+
+    // A sensitive variable reaches Terraform (the stack rejects a short token)
+    // and its value is never printed or written.
+    let registry = fleet.registry().await;
+    let mut b4 = registry.require_tenant("b4").await.unwrap();
+    b4.sensitive_variables
+        .insert("api_token".into(), short_secret.into());
+    registry.update_tenant(&b4).await.unwrap();
+    let f = fleet.clone();
+    let s1 = s.clone();
+    spawn_blocking(move || {
+        f.expect(
+            &["plan", "-a", "web", "-s", &s1, "-t", "b4", "--run-id", "f5"],
+            1,
+        );
+    })
+    .await
+    .unwrap();
+    let b4 = &tenants(&fleet.report("f5"))["b4"];
+    assert!(
+        b4["error"]
+            .as_str()
+            .unwrap()
+            .contains("api_token must be empty or at least 8"),
+        "{b4}"
+    );
+    assert_no_secret(&fleet, short_secret);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_before_any_tenant_runs_have_distinct_exit_codes() {
+    let fleet = Fleet::new().await;
+    fleet
+        .add_app(
+            "web",
+            StateConfig {
+                bucket: Some(unique_name("fo-err")),
+                lock_table: Some("fo-err-locks".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    let s = stack().display().to_string();
+    let fleet = std::sync::Arc::new(fleet);
+    let f = fleet.clone();
+    spawn_blocking(move || {
+        let missing = f.dir.path().join("no-such-stack").display().to_string();
+        let err = f.expect(&["plan", "-a", "web", "-s", &missing], 66);
+        assert!(String::from_utf8_lossy(&err.stderr).contains("does not exist"));
+        f.expect(&["plan", "-a", "nope", "-s", &s], 66);
+        let err = f.expect(&["plan", "-a", "web", "-s", &s, "-t", "../evil"], 65);
+        assert_eq!(String::from_utf8_lossy(&err.stderr).lines().count(), 1);
+        f.expect(&["plan", "-a", "web", "-s", &s, "--run-id", "../x"], 64);
+        f.expect(
+            &["plan", "-a", "web", "-s", &s, "--resume", "never-ran"],
+            66,
+        );
+        f.expect(
+            &["apply", "-a", "web", "-s", &s, "--from-run", "never-ran"],
+            66,
+        );
+        let mut no_terraform = f.saasctl(&["plan", "-a", "web", "-s", &s]);
+        no_terraform.env("PATH", "/nonexistent");
+        let out = run(&mut no_terraform);
+        assert_eq!(
+            out.status.code(),
+            Some(127),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bad_registry = run(Command::new(bin("saasctl"))
+            .args([
+                "--registry",
+                "dynamodb://x?bogus=1",
+                "plan",
+                "-a",
+                "web",
+                "-s",
+                &s,
+            ])
+            .current_dir(f.dir.path()));
+        assert_eq!(bad_registry.status.code(), Some(65));
+    })
+    .await
+    .unwrap();
+    assert!(
+        !fleet.runs_dir().exists()
+            || std::fs::read_dir(fleet.runs_dir())
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
+
+/// A lock that stays held is retried, then reported with its holder;
+/// `saasctl unlock` refuses a holder on another host unless `--force`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_lock_is_retried_reported_and_released() {
+    let fleet = Fleet::new().await;
+    let app = fleet
+        .add_app(
+            "web",
+            StateConfig {
+                bucket: Some(unique_name("fo-lock")),
+                lock_table: Some(unique_name("fo-lock-tbl")),
+                ..Default::default()
+            },
+        )
+        .await;
+    fleet.add_tenant("web", "c1", 1, &[], &[]).await;
+    let fleet = std::sync::Arc::new(fleet);
+    let f = fleet.clone();
+    spawn_blocking(move || f.bootstrap("web")).await.unwrap();
+
+    let backend = saas_registry::derive_backend(&app, "c1").unwrap();
+    let lock_id = "0d7f0c3e-1b2a-4c5d-8e9f-a0b1c2d3e4f5";
+    let info = serde_json::json!({
+        "ID": lock_id,
+        "Operation": "OperationTypeApply",
+        "Info": "",
+        "Who": "deployer@build-host-elsewhere",
+        "Version": "1.11.4",
+        "Created": "2026-11-21T12:00:00Z",
+        "Path": backend.lock_id(),
+    });
+    dynamodb_client()
+        .await
+        .put_item()
+        .table_name(backend.lock_table.as_deref().unwrap())
+        .item("LockID", AttributeValue::S(backend.lock_id()))
+        .item("Info", AttributeValue::S(info.to_string()))
+        .send()
+        .await
+        .unwrap();
+
+    let s = stack().display().to_string();
+    let f = fleet.clone();
+    let s1 = s.clone();
+    let refused = spawn_blocking(move || {
+        let args = [
+            "plan",
+            "-a",
+            "web",
+            "-s",
+            &s1,
+            "--attempts",
+            "2",
+            "--retry-delay",
+            "0.2",
+            "--run-id",
+            "l1",
+        ];
+        f.expect(&args, 1);
+        f.expect(&["unlock", "-a", "web", "-t", "c1", "-s", &s1], 64)
+    })
+    .await
+    .unwrap();
+    let c1 = &tenants(&fleet.report("l1"))["c1"];
+    assert_eq!(c1["result"], "failed");
+    // init, then two plan attempts.
+    assert_eq!(c1["attempts"], 3, "{c1}");
+    assert_eq!(c1["lock"]["id"], lock_id);
+    assert_eq!(c1["lock"]["who"], "deployer@build-host-elsewhere");
+    assert!(
+        c1["lock"]["created"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-11-21"),
+        "{c1}"
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("build-host-elsewhere") && stderr.contains("--force"),
+        "{stderr}"
+    );
+
+    let f = fleet.clone();
+    spawn_blocking(move || {
+        f.expect(&["unlock", "-a", "web", "-t", "c1", "-s", &s, "--force"], 0);
+        f.expect(&["plan", "-a", "web", "-s", &s, "--run-id", "l2"], 2);
+    })
+    .await
+    .unwrap();
+    assert_eq!(results(&fleet.report("l2")), all(&["c1"], "changes"));
+}
