@@ -298,7 +298,7 @@ pub enum ApplyMode {
 #[derive(Debug, Subcommand)]
 pub enum PipelineCommand {
     /// Write a GitLab CI child pipeline with plan/apply jobs per tenant.
-    Gitlab(PipelineGitlabArgs),
+    Gitlab(Box<PipelineGitlabArgs>),
     /// Roll per-tenant job results up into one release summary.
     Report(PipelineReportArgs),
 }

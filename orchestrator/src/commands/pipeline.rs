@@ -16,7 +16,7 @@ use crate::runs::write_atomic;
 
 pub async fn run(global: &GlobalArgs, command: PipelineCommand) -> anyhow::Result<Outcome> {
     match command {
-        PipelineCommand::Gitlab(args) => gitlab(global, args).await,
+        PipelineCommand::Gitlab(args) => gitlab(global, *args).await,
         PipelineCommand::Report(args) => rollup(args),
     }
 }

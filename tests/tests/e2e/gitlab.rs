@@ -67,24 +67,34 @@ impl StackRepo {
             .create_application(&Application::new(unique_name("web"), state))
             .await
             .unwrap();
-        for (id, variables) in tenants {
-            let mut t = Tenant::new(
-                *id,
-                format!("Tenant {id}"),
-                format!("ops@{id}.example"),
-                "basic",
-            );
-            t.applications.insert(app.name.clone());
-            for (k, v) in *variables {
-                t.variables.insert(k.to_string(), v.to_string());
-            }
-            registry.create_tenant(&t).await.unwrap();
-        }
-        StackRepo {
+        let repo = StackRepo {
             repo,
             registry_dir,
             app,
+        };
+        for (id, variables) in tenants {
+            repo.add_tenant(id, variables).await;
         }
+        repo
+    }
+
+    async fn add_tenant(&self, id: &str, variables: &[(&str, &str)]) {
+        let mut t = Tenant::new(
+            id,
+            format!("Tenant {id}"),
+            format!("ops@{id}.example"),
+            "basic",
+        );
+        t.applications.insert(self.app.name.clone());
+        for (k, v) in variables {
+            t.variables.insert(k.to_string(), v.to_string());
+        }
+        Registry::open(&self.registry_url())
+            .await
+            .unwrap()
+            .create_tenant(&t)
+            .await
+            .unwrap();
     }
 
     fn registry_url(&self) -> String {
@@ -212,7 +222,7 @@ impl Jobs {
 const TENANTS: [&str; 4] = ["acme", "globex", "initech", "umbrella"];
 
 #[tokio::test]
-async fn example_parent_pipeline_plans_and_applies_every_tenant_in_gitlab_ci_local() {
+async fn example_parent_pipeline_deploys_every_tenant_then_onboards_only_new_ones() {
     let tenants: Vec<(&str, &[(&str, &str)])> = TENANTS.iter().map(|t| (*t, &[][..])).collect();
     let repo = StackRepo::new(&tenants).await;
     let output = repo.pipeline(&[("SAAS_APPLY", "auto"), ("SAAS_WAVES", "canary=globex;rest")]);
@@ -249,6 +259,25 @@ async fn example_parent_pipeline_plans_and_applies_every_tenant_in_gitlab_ci_loc
             jobs.log
         );
     }
+
+    // Onboarding: a tenant added later is the only one `--new` deploys.
+    repo.add_tenant("wayne", &[]).await;
+    let output = repo.pipeline(&[("SAAS_APPLY", "auto"), ("SAAS_NEW", "1")]);
+    let jobs = Jobs::of(&output);
+    jobs.assert("plan:wayne", "PASS");
+    jobs.assert("apply:wayne", "PASS");
+    for tenant in TENANTS {
+        let job = format!("plan:{tenant}");
+        assert!(
+            !jobs.started.contains(&job),
+            "{job} ran again:\n{}",
+            jobs.log
+        );
+    }
+    assert!(
+        repo.state_exists("wayne").await,
+        "no state object for wayne"
+    );
 }
 
 #[tokio::test]
