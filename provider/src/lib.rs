@@ -7,6 +7,8 @@ pub mod data_source_application;
 pub mod data_source_tenant;
 pub mod data_source_tenants;
 pub mod docs;
+#[cfg(target_os = "linux")]
+pub mod nodelay;
 pub mod provider;
 pub mod resource_application;
 pub mod resource_tenant;

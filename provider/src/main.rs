@@ -7,6 +7,8 @@ fn main() -> anyhow::Result<()> {
     // tonic links rustls with ring and the AWS SDK with aws-lc, so rustls
     // cannot pick a default for the plugin's TLS on its own.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    #[cfg(target_os = "linux")]
+    terraform_provider_saas::nodelay::spawn();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
