@@ -3,6 +3,7 @@
 //! every state bucket's policy. Pure JSON work, no AWS calls.
 
 use saas_registry::BackendSettings;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 /// Sid of the bucket-policy statement that denies plain-HTTP access (the
@@ -49,50 +50,85 @@ pub fn table_arn(region: &str, account: &str, table: &str) -> String {
     )
 }
 
+/// An IAM policy document. Typed so it prints in the order people read
+/// policies in: Version first, then Sid, Effect, Action, Resource, Condition.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyDocument {
+    pub version: &'static str,
+    pub statement: Vec<Statement>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Statement {
+    pub sid: &'static str,
+    pub effect: &'static str,
+    pub action: Vec<&'static str>,
+    pub resource: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Value>,
+}
+
+fn allow(sid: &'static str, action: &[&'static str], resource: String) -> Statement {
+    Statement {
+        sid,
+        effect: "Allow",
+        action: action.to_vec(),
+        resource,
+        condition: None,
+    }
+}
+
 /// The IAM policy that lets Terraform use exactly one tenant's backend:
 /// list only its key, read and write only its state object (and lockfile),
 /// and touch only its own lock items. Nothing in it matches another tenant's
 /// state, even when tenants share a bucket and lock table.
-pub fn tenant_policy(settings: &BackendSettings, account: &str) -> Value {
+pub fn tenant_policy(settings: &BackendSettings, account: &str) -> PolicyDocument {
     let region = &settings.region;
-    let mut statements = vec![
-        json!({
-            "Sid": "ListOwnStateKey",
-            "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": bucket_arn(region, &settings.bucket),
-            "Condition": {
-                "StringEquals": { "s3:prefix": [settings.key, WORKSPACE_LIST_PREFIX] }
-            }
-        }),
-        // Terraform never deletes the state object, so no DeleteObject here.
-        json!({
-            "Sid": "ReadWriteOwnState",
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject"],
-            "Resource": object_arn(region, &settings.bucket, &settings.key)
-        }),
-    ];
-    match &settings.lock_table {
-        Some(table) => statements.push(json!({
-            "Sid": "OwnLockItems",
-            "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
-            "Resource": table_arn(region, account, table),
-            "Condition": {
+    let list = Statement {
+        condition: Some(json!({
+            "StringEquals": { "s3:prefix": [settings.key, WORKSPACE_LIST_PREFIX] }
+        })),
+        ..allow(
+            "ListOwnStateKey",
+            &["s3:ListBucket"],
+            bucket_arn(region, &settings.bucket),
+        )
+    };
+    // Terraform never deletes the state object, so no DeleteObject here.
+    let state = allow(
+        "ReadWriteOwnState",
+        &["s3:GetObject", "s3:PutObject"],
+        object_arn(region, &settings.bucket, &settings.key),
+    );
+    let lock = match &settings.lock_table {
+        Some(table) => Statement {
+            condition: Some(json!({
                 "ForAllValues:StringEquals": {
                     "dynamodb:LeadingKeys": [settings.lock_id(), format!("{}-md5", settings.lock_id())]
                 }
-            }
-        })),
-        None => statements.push(json!({
-            "Sid": "OwnLockfile",
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            "Resource": object_arn(region, &settings.bucket, &settings.lockfile_key())
-        })),
+            })),
+            ..allow(
+                "OwnLockItems",
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:DeleteItem",
+                ],
+                table_arn(region, account, table),
+            )
+        },
+        None => allow(
+            "OwnLockfile",
+            &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            object_arn(region, &settings.bucket, &settings.lockfile_key()),
+        ),
+    };
+    PolicyDocument {
+        version: "2012-10-17",
+        statement: vec![list, state, lock],
     }
-    json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
 /// The statement denying every request to `bucket` that is not over TLS.
@@ -263,7 +299,7 @@ mod tests {
         ] {
             for id in ids {
                 let own = derive_backend(&app, id).unwrap();
-                let policy = tenant_policy(&own, "*");
+                let policy = serde_json::to_value(tenant_policy(&own, "*")).unwrap();
                 let patterns = patterns(&policy);
                 for other in ids.iter().filter(|o| **o != id) {
                     let theirs = derive_backend(&app, other).unwrap();
@@ -300,7 +336,7 @@ mod tests {
     #[test]
     fn tenant_policy_grants_terraforms_needs() {
         let b = derive_backend(&app(Isolation::Prefix, LockKind::Dynamodb), "t1").unwrap();
-        let p = tenant_policy(&b, "123456789012");
+        let p = serde_json::to_value(tenant_policy(&b, "123456789012")).unwrap();
         let text = p.to_string();
         assert!(
             text.contains("arn:aws:s3:::acme-state/web/t1/terraform.tfstate"),
@@ -319,7 +355,9 @@ mod tests {
             "state needs no delete: {text}"
         );
         let s3 = derive_backend(&app(Isolation::Bucket, LockKind::S3), "t1").unwrap();
-        let text = tenant_policy(&s3, "*").to_string();
+        let text = serde_json::to_value(tenant_policy(&s3, "*"))
+            .unwrap()
+            .to_string();
         assert!(
             text.contains("arn:aws:s3:::acme-t1/web/t1/terraform.tfstate.tflock"),
             "{text}"
