@@ -64,3 +64,25 @@ impl DataSource for ApplicationDataSource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tf_provider::schema::AttributeType;
+
+    #[test]
+    fn looks_up_by_name_and_computes_the_rest() {
+        let schema = application_data_schema();
+        let attributes = &schema.block.attributes;
+        assert_eq!(attributes["name"].constraint, AttributeConstraint::Required);
+        for (name, attr) in attributes.iter().filter(|(n, _)| *n != "name") {
+            assert_eq!(attr.constraint, AttributeConstraint::Computed, "{name}");
+        }
+        // The resource's `state` block is a computed object here.
+        let AttributeType::Object(fields) = &attributes["state"].attr_type else {
+            panic!("state should be an object");
+        };
+        assert!(fields.contains_key("bucket_prefix") && fields.contains_key("lock_table"));
+        assert!(schema.block.blocks.is_empty());
+    }
+}
