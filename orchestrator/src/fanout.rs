@@ -13,6 +13,7 @@ use saas_registry::{Registry, RegistryLocation, Tenant, TenantStatus};
 use crate::cli::{FanoutArgs, GlobalArgs};
 use crate::discovery::{discover, only_new, open_registry};
 use crate::exit::{CliError, Outcome};
+use crate::init_template::InitTemplate;
 use crate::pool::{self, PoolSettings, Slot, Wave};
 use crate::progress::Progress;
 use crate::redact::Redactor;
@@ -168,6 +169,7 @@ pub async fn run(
         workspace,
         application,
         operation,
+        init_template: InitTemplate::default(),
     };
     let by_id: BTreeMap<String, Tenant> = tenants.into_iter().map(|t| (t.id.clone(), t)).collect();
     let mut progress = Progress::new(by_id.len());

@@ -8,6 +8,7 @@ use std::time::Instant;
 use saas_registry::{derive_backend, Application, Tenant};
 use serde_json::Value;
 
+use crate::init_template::InitTemplate;
 use crate::pool::TaskOutcome;
 use crate::redact::Redactor;
 use crate::runner::{Invocation, RunnerError, TerraformSettings};
@@ -51,6 +52,8 @@ pub struct JobContext {
     pub workspace: RunWorkspace,
     pub application: Application,
     pub operation: Operation,
+    /// The first real init of the run, reused by the other tenants.
+    pub init_template: InitTemplate,
 }
 
 /// The outcome of one tenant's job.
@@ -188,15 +191,24 @@ async fn run_steps(
     };
 
     let init_clock = Instant::now();
-    let mut init = vec![
-        "init".to_string(),
-        "-input=false".into(),
-        "-no-color".into(),
-        "-reconfigure".into(),
-        "-lockfile=readonly".into(),
-    ];
-    init.extend(workspace::backend_args(&backend));
-    *attempts += tf.run_retrying(&inv, &init, &[0], true).await?.1;
+    let pairs = workspace::backend_pairs(&backend);
+    if ctx.init_template.apply(&ws.data_dir, &pairs)? {
+        append_note(
+            &ws.log,
+            "initialised from the run's first init (same providers, this tenant's backend)",
+        )?;
+    } else {
+        let mut init = vec![
+            "init".to_string(),
+            "-input=false".into(),
+            "-no-color".into(),
+            "-reconfigure".into(),
+            "-lockfile=readonly".into(),
+        ];
+        init.extend(workspace::backend_args(&backend));
+        *attempts += tf.run_retrying(&inv, &init, &[0], true).await?.1;
+        ctx.init_template.offer(&ws.data_dir);
+    }
     *init_ms = Some(init_clock.elapsed().as_millis() as u64);
 
     match &ctx.operation {
@@ -291,6 +303,15 @@ async fn run_steps(
             })
         }
     }
+}
+
+fn append_note(log: &std::path::Path, note: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    writeln!(file, "# saasctl: {note}\n")
 }
 
 /// The steps after init, sharing one invocation.

@@ -168,7 +168,15 @@ pub fn secret_env(tenant: &Tenant) -> Vec<(String, String)> {
 /// addressing and no AWS account/region checks; it reads the endpoints
 /// themselves from `AWS_ENDPOINT_URL_S3` / `_DYNAMODB`.
 pub fn backend_args(backend: &BackendSettings) -> Vec<String> {
-    let mut pairs: Vec<(&str, String)> = backend.backend_config();
+    backend_pairs(backend)
+        .into_iter()
+        .map(|(k, v)| format!("-backend-config={k}={v}"))
+        .collect()
+}
+
+/// The `-backend-config` settings as key/value pairs.
+pub fn backend_pairs(backend: &BackendSettings) -> Vec<(&'static str, String)> {
+    let mut pairs: Vec<(&'static str, String)> = backend.backend_config();
     if aws::custom_endpoint("s3").is_some() || aws::custom_endpoint("dynamodb").is_some() {
         for key in [
             "use_path_style",
@@ -181,9 +189,6 @@ pub fn backend_args(backend: &BackendSettings) -> Vec<String> {
         }
     }
     pairs
-        .into_iter()
-        .map(|(k, v)| format!("-backend-config={k}={v}"))
-        .collect()
 }
 
 #[cfg(test)]
