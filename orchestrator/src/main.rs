@@ -5,13 +5,16 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod aws;
+mod bootstrap;
 mod cli;
 mod commands;
 mod discovery;
 mod exit;
 mod fanout;
 mod gitlab_api;
+mod init_template;
 mod pipeline;
+mod policy;
 mod pool;
 mod progress;
 mod redact;
