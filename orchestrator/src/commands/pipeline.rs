@@ -50,6 +50,7 @@ async fn gitlab(global: &GlobalArgs, args: PipelineGitlabArgs) -> anyhow::Result
     };
     let generated = pipeline::generate(&settings, &waves).map_err(|err| match err {
         PipelineError::Yaml(_) => anyhow::Error::from(err),
+        PipelineError::InvalidTenant(invalid) => invalid.into(),
         other => CliError::Usage(other.to_string()).into(),
     })?;
     if !generated.shards.is_empty() && shard_dir.is_none() {

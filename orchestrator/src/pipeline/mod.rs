@@ -68,6 +68,8 @@ pub struct GeneratedPipeline {
 pub enum PipelineError {
     #[error("--manual-wave {name:?} is not a wave of this selection (waves: {known})")]
     UnknownManualWave { name: String, known: String },
+    #[error(transparent)]
+    InvalidTenant(#[from] saas_registry::RegistryError),
     #[error("the selection cannot fit GitLab's limits: {0}")]
     CannotFit(String),
     #[error("rendering YAML: {0}")]
@@ -79,6 +81,11 @@ pub fn generate(
     settings: &GeneratorSettings,
     waves: &[Wave],
 ) -> Result<GeneratedPipeline, PipelineError> {
+    // Ids become job names, run directories and artifact paths: check them
+    // here too, whatever store they came from.
+    for id in waves.iter().flat_map(|w| &w.tenants) {
+        saas_registry::validate::slug("tenant", id)?;
+    }
     let total: usize = waves.iter().map(|w| w.tenants.len()).sum();
     if total == 0 {
         return Ok(GeneratedPipeline {

@@ -204,6 +204,19 @@ fn unknown_manual_waves_and_tiny_limits_say_why() {
 }
 
 #[test]
+fn tenant_ids_are_validated_before_they_become_names_and_paths() {
+    let waves = vec![Wave {
+        name: "all".into(),
+        tenants: vec!["ok".into(), "../../etc".into()],
+    }];
+    let err = generate(&settings(), &waves).unwrap_err().to_string();
+    assert!(
+        err.contains("invalid tenant") && err.contains("../../etc"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_selection_that_cannot_fit_names_the_limit() {
     let mut s = settings();
     s.max_jobs_per_pipeline = 3; // one tenant per shard: 5000 shards
