@@ -227,64 +227,8 @@ async fn backend_config_output_is_enough_for_a_plain_terraform_init() {
         "{out:?}"
     );
 
-    let stack = "terraform {\n  backend \"s3\" {}\n}\nresource \"terraform_data\" \"t\" {\n  input = \"x\"\n}\n";
-    let cases = [("t1", "args"), ("t2", "hcl"), ("t3", "json")];
-    for (tenant, format) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("main.tf"), stack).unwrap();
-        let config = run_ok(
-            &mut fx.saasctl(&["backend", "config", "-a", "web", "-t", tenant, "-f", format]),
-        );
-        let init = match format {
-            "args" => {
-                fs::write(dir.path().join("args.txt"), &config.stdout).unwrap();
-                // The lines go through a shell, as in a CI job.
-                shell_terraform(
-                    dir.path(),
-                    "xargs -a args.txt \"$TERRAFORM\" init -input=false -no-color",
-                )
-            }
-            _ => {
-                let file = format!("backend.{}", if format == "hcl" { "hcl" } else { "json" });
-                fs::write(dir.path().join(&file), &config.stdout).unwrap();
-                let mut cmd = plain_terraform(dir.path());
-                cmd.args([
-                    "init",
-                    "-input=false",
-                    "-no-color",
-                    &format!("-backend-config={file}"),
-                ]);
-                cmd
-            }
-        };
-        let dir_path = dir.path().to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            let mut init = init;
-            run_ok(&mut init);
-            run_ok(plain_terraform(&dir_path).args([
-                "apply",
-                "-auto-approve",
-                "-input=false",
-                "-no-color",
-            ]));
-        })
-        .await
-        .unwrap();
-
-        let b = fx.backend(tenant);
-        let state = s3_client()
-            .await
-            .get_object()
-            .bucket(&b.bucket)
-            .key(&b.key)
-            .send()
-            .await;
-        assert!(
-            state.is_ok(),
-            "{format}: no state at s3://{}/{}",
-            b.bucket,
-            b.key
-        );
+    for (tenant, format) in [("t1", "args"), ("t2", "hcl"), ("t3", "json")] {
+        let b = init_and_apply(&fx, tenant, format).await;
         let digest = dynamodb_client()
             .await
             .get_item()
@@ -302,6 +246,78 @@ async fn backend_config_output_is_enough_for_a_plain_terraform_init() {
             b.lock_id()
         );
     }
+
+    // Bucket isolation with the S3 lockfile instead of a table.
+    let lockfile = Fixture::new(bucket_state(&unique_name("bs-cfg"), LockKind::S3), &["t1"]).await;
+    run_ok(&mut lockfile.saasctl(&["backend", "bootstrap", "-a", "web"]));
+    init_and_apply(&lockfile, "t1", "args").await;
+}
+
+const TRIVIAL_STACK: &str =
+    "terraform {\n  backend \"s3\" {}\n}\nresource \"terraform_data\" \"t\" {\n  input = \"x\"\n}\n";
+
+/// `terraform init` with `backend config -f FORMAT` output, then `apply`;
+/// the state object must land at the tenant's derived bucket and key.
+async fn init_and_apply(
+    fx: &Fixture,
+    tenant: &str,
+    format: &str,
+) -> saas_registry::BackendSettings {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("main.tf"), TRIVIAL_STACK).unwrap();
+    let config =
+        run_ok(&mut fx.saasctl(&["backend", "config", "-a", "web", "-t", tenant, "-f", format]));
+    let init = match format {
+        "args" => {
+            fs::write(dir.path().join("args.txt"), &config.stdout).unwrap();
+            // The lines go through a shell, as in a CI job.
+            shell_terraform(
+                dir.path(),
+                "xargs -a args.txt \"$TERRAFORM\" init -input=false -no-color",
+            )
+        }
+        _ => {
+            let file = format!("backend.{format}");
+            fs::write(dir.path().join(&file), &config.stdout).unwrap();
+            let mut cmd = plain_terraform(dir.path());
+            cmd.args([
+                "init",
+                "-input=false",
+                "-no-color",
+                &format!("-backend-config={file}"),
+            ]);
+            cmd
+        }
+    };
+    let dir_path = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut init = init;
+        run_ok(&mut init);
+        run_ok(plain_terraform(&dir_path).args([
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+        ]));
+    })
+    .await
+    .unwrap();
+
+    let b = fx.backend(tenant);
+    let state = s3_client()
+        .await
+        .get_object()
+        .bucket(&b.bucket)
+        .key(&b.key)
+        .send()
+        .await;
+    assert!(
+        state.is_ok(),
+        "{format}: no state at s3://{}/{}",
+        b.bucket,
+        b.key
+    );
+    b
 }
 
 /// `terraform` as the harness runs it, minus the endpoint variables, so only
