@@ -105,7 +105,7 @@ where
         let mut running = FuturesUnordered::new();
         let mut wave_failed = false;
         loop {
-            while running.len() < jobs && budget.is_none_or(|b| failures < b) {
+            while running.len() < jobs && budget.map_or(true, |b| failures < b) {
                 let Some(item) = pending.next() else { break };
                 let future = task(item.clone());
                 running.push(async move { (item, future.await) });
@@ -221,10 +221,7 @@ mod tests {
         (results, peak, started)
     }
 
-    fn names<'a>(
-        results: &'a [(String, Slot<Ran>)],
-        pred: impl Fn(&Slot<Ran>) -> bool,
-    ) -> BTreeSet<&'a str> {
+    fn names(results: &[(String, Slot<Ran>)], pred: impl Fn(&Slot<Ran>) -> bool) -> BTreeSet<&str> {
         results
             .iter()
             .filter(|(_, s)| pred(s))
