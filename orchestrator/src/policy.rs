@@ -288,47 +288,68 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn tenant_policies_match_nothing_of_other_tenants() {
-        let ids = ["t1", "t10", "t1-a", "a-t1", "acme"];
-        for app in [
-            app(Isolation::Prefix, LockKind::Dynamodb),
-            app(Isolation::Prefix, LockKind::S3),
-            app(Isolation::Bucket, LockKind::Dynamodb),
-            app(Isolation::Bucket, LockKind::S3),
-        ] {
-            for id in ids {
-                let own = derive_backend(&app, id).unwrap();
-                let policy = serde_json::to_value(tenant_policy(&own, "*")).unwrap();
-                let patterns = patterns(&policy);
-                for other in ids.iter().filter(|o| **o != id) {
-                    let theirs = derive_backend(&app, other).unwrap();
-                    let mut names = vec![
-                        object_arn("us-east-1", &theirs.bucket, &theirs.key),
-                        object_arn("us-east-1", &theirs.bucket, &theirs.lockfile_key()),
-                        theirs.key.clone(),
-                        theirs.lock_id(),
-                        format!("{}-md5", theirs.lock_id()),
-                    ];
-                    if theirs.bucket != own.bucket {
-                        names.push(bucket_arn("us-east-1", &theirs.bucket));
-                    }
-                    if let Some(t) = theirs
-                        .lock_table
-                        .as_ref()
-                        .filter(|t| Some(*t) != own.lock_table.as_ref())
-                    {
-                        names.push(table_arn("us-east-1", "123456789012", t));
-                    }
-                    for name in &names {
-                        for p in &patterns {
-                            assert!(
-                                !glob_matches(p, name),
-                                "{id}'s policy pattern {p} matches {other}'s {name}"
-                            );
-                        }
+    const APPS: [(Isolation, LockKind); 4] = [
+        (Isolation::Prefix, LockKind::Dynamodb),
+        (Isolation::Prefix, LockKind::S3),
+        (Isolation::Bucket, LockKind::Dynamodb),
+        (Isolation::Bucket, LockKind::S3),
+    ];
+
+    /// The first value in one tenant's policy that matches a resource of
+    /// another tenant of `app`, if any.
+    fn cross_tenant_match(app: &Application, ids: &[&str]) -> Option<String> {
+        for id in ids {
+            let own = derive_backend(app, id).unwrap();
+            let patterns = patterns(&serde_json::to_value(tenant_policy(&own, "*")).unwrap());
+            for other in ids.iter().filter(|o| *o != id) {
+                let theirs = derive_backend(app, other).unwrap();
+                let mut names = vec![
+                    object_arn("us-east-1", &theirs.bucket, &theirs.key),
+                    object_arn("us-east-1", &theirs.bucket, &theirs.lockfile_key()),
+                    theirs.key.clone(),
+                    theirs.lock_id(),
+                    format!("{}-md5", theirs.lock_id()),
+                ];
+                // Shared buckets and tables are everyone's; per-tenant ones are not.
+                if theirs.bucket != own.bucket {
+                    names.push(bucket_arn("us-east-1", &theirs.bucket));
+                }
+                if let Some(t) = theirs
+                    .lock_table
+                    .as_ref()
+                    .filter(|t| Some(*t) != own.lock_table.as_ref())
+                {
+                    names.push(table_arn("us-east-1", "123456789012", t));
+                }
+                for name in &names {
+                    if let Some(p) = patterns.iter().find(|p| glob_matches(p, name)) {
+                        return Some(format!("{id}'s policy value {p} matches {other}'s {name}"));
                     }
                 }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn tenant_policies_match_nothing_of_other_tenants() {
+        // Ids that are prefixes and suffixes of one another.
+        let ids = ["t1", "t10", "t1-a", "a-t1", "acme"];
+        for (isolation, lock) in APPS {
+            assert_eq!(cross_tenant_match(&app(isolation, lock), &ids), None);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn random_tenant_sets_never_cross(ids in proptest::collection::btree_set("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", 2..12)) {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).filter(|id| saas_registry::validate::slug("id", id).is_ok()).collect();
+            for (isolation, lock) in APPS {
+                let app = app(isolation, lock);
+                let ids: Vec<&str> = ids.iter().copied().filter(|id| derive_backend(&app, id).is_ok()).collect();
+                let crossed = cross_tenant_match(&app, &ids);
+                proptest::prop_assert!(crossed.is_none(), "{}", crossed.unwrap_or_default());
             }
         }
     }
