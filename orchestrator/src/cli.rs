@@ -325,7 +325,12 @@ pub struct PipelineGitlabArgs {
     #[arg(long)]
     pub image: Option<String>,
     /// The parent job running this command; sharded routers fetch the shard files from it.
-    #[arg(long, env = "CI_JOB_NAME", default_value = "generate", value_name = "JOB")]
+    #[arg(
+        long,
+        env = "CI_JOB_NAME",
+        default_value = "generate",
+        value_name = "JOB"
+    )]
     pub generate_job: String,
     /// Output file (the router file when sharding; shards are written beside it).
     #[arg(long, short = 'o', value_name = "FILE")]
