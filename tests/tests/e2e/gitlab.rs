@@ -327,4 +327,38 @@ async fn a_failing_canary_stops_the_later_wave() {
     }
     assert!(!jobs.started.contains("apply:initech"));
     assert!(!repo.state_exists("initech").await);
+
+    // The roll-up over what the jobs left: the canary failed, the rest never
+    // started, and the release exits 1 like a failed local fan-out.
+    let runs = repo.repo.path().join(".saas/runs");
+    let expect = format!("--expect={}", TENANTS.join(","));
+    let mut report = Command::new(bin("saasctl"));
+    report.args(["pipeline", "report", "--format", "json", &expect]);
+    let output = run(report.arg("--artifacts").arg(&runs));
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["status"], "failed");
+    let results: BTreeMap<String, String> = summary["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["tenant"].as_str().unwrap().into(),
+                t["result"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = TENANTS
+        .iter()
+        .map(|t| {
+            let result = if *t == "initech" {
+                "failed"
+            } else {
+                "not-started"
+            };
+            (t.to_string(), result.to_string())
+        })
+        .collect();
+    assert_eq!(results, expected);
 }
