@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
-use saas_registry::{RecordMeta, Registry, RegistryError};
+use saas_registry::{RecordKind, RecordMeta, Registry, RegistryError};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
@@ -60,6 +60,71 @@ pub fn report(diags: &mut Diagnostics, err: RegistryError) {
             "The record already exists in the registry. Import it with terraform import, or pick another id.",
         ),
         _ => diags.root_error_short(err.to_string()),
+    }
+}
+
+/// The value of `result`, or `None` once its error is reported.
+pub fn reported<T>(diags: &mut Diagnostics, result: saas_registry::Result<T>) -> Option<T> {
+    result.map_err(|err| report(diags, err)).ok()
+}
+
+/// A delete's outcome: a record that is already gone counts as deleted.
+pub fn deleted(diags: &mut Diagnostics, result: saas_registry::Result<()>) -> Option<()> {
+    match result {
+        Err(RegistryError::NotFound { .. }) => Some(()),
+        other => reported(diags, other),
+    }
+}
+
+/// A refresh's outcome: the fresh state; `None` when the record is gone (so
+/// the next plan creates it again); the prior state when the read failed.
+pub fn refreshed<R, S>(
+    diags: &mut Diagnostics,
+    result: saas_registry::Result<Option<R>>,
+    prior: S,
+    to_state: impl FnOnce(&R, &S) -> S,
+) -> Option<S> {
+    match result {
+        Ok(Some(record)) => Some(to_state(&record, &prior)),
+        Ok(None) => None,
+        Err(err) => {
+            report(diags, err);
+            Some(prior)
+        }
+    }
+}
+
+/// An import's outcome: the record, or an error when there is none.
+pub fn imported<R>(
+    diags: &mut Diagnostics,
+    kind: RecordKind,
+    id: &str,
+    result: saas_registry::Result<Option<R>>,
+) -> Option<R> {
+    let record = reported(diags, result)?;
+    if record.is_none() {
+        diags.root_error(
+            format!("Cannot import {kind} {id:?}"),
+            format!("The registry holds no {kind} {id:?}."),
+        );
+    }
+    record
+}
+
+/// Plan-time check that a record about to be created does not exist yet.
+pub fn check_absent<R>(
+    diags: &mut Diagnostics,
+    kind: RecordKind,
+    id: &str,
+    attribute: &'static str,
+    result: saas_registry::Result<Option<R>>,
+) {
+    if let Some(Some(_)) = reported(diags, result) {
+        diags.error(
+            format!("{kind} {id:?} already exists"),
+            format!("The registry already holds {kind} {id:?}. Import it (terraform import <address> {id}) or choose another {attribute}."),
+            AttributePath::new(attribute),
+        );
     }
 }
 
@@ -258,6 +323,39 @@ impl MetaValues {
         self.version
             .as_ref_option()
             .and_then(|v| u64::try_from(*v).ok())
+    }
+}
+
+/// What every resource state has: settings the user writes and the
+/// registry's computed bookkeeping.
+pub trait RecordState: Clone + PartialEq {
+    fn meta(&self) -> MetaValues;
+    fn set_meta(&mut self, meta: MetaValues);
+    /// Puts set attributes in canonical order, so equal sets compare equal.
+    fn sort_sets(&mut self);
+
+    /// Whether the user's settings are equal, bookkeeping aside.
+    fn same_settings(&self, other: &Self) -> bool {
+        let (mut a, mut b) = (self.clone(), other.clone());
+        for state in [&mut a, &mut b] {
+            state.set_meta(MetaValues::default());
+            state.sort_sets();
+        }
+        a == b
+    }
+
+    /// Plans the bookkeeping of an update: unknown when the record is
+    /// replaced, unchanged when nothing changes (so the plan after an apply
+    /// is empty), else a new version and update time.
+    fn plan_meta(&mut self, prior: &Self, replaced: bool) {
+        let meta = if replaced {
+            MetaValues::unknown()
+        } else if self.same_settings(prior) {
+            prior.meta()
+        } else {
+            prior.meta().for_update()
+        };
+        self.set_meta(meta);
     }
 }
 

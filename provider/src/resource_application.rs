@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use saas_registry::model::{default_tiers, DEFAULT_KEY_TEMPLATE};
-use saas_registry::{validate, Application, Isolation, LockKind, RegistryError, StateConfig};
+use saas_registry::{
+    validate, Application, Isolation, LockKind, RecordKind, RegistryError, StateConfig,
+};
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{Block, NestedBlock, Schema};
 use tf_provider::value::{Value, ValueEmpty};
@@ -11,8 +13,9 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::attrs;
 use crate::convert::{
-    check, known_map, known_set, known_str, optional_map, optional_string, or_default, report,
-    set_value, sort_set, string, MetaValues, SharedRegistry, StringMap, StringSet, StringValue,
+    check, check_absent, deleted, imported, known_map, known_set, known_str, optional_map,
+    optional_string, or_default, refreshed, report, reported, set_value, sort_set, string,
+    MetaValues, RecordState, SharedRegistry, StringMap, StringSet, StringValue,
 };
 
 /// The `state` attribute: where each tenant's Terraform state lives.
@@ -185,7 +188,7 @@ impl StateSettings {
     }
 }
 
-impl ApplicationState {
+impl RecordState for ApplicationState {
     fn meta(&self) -> MetaValues {
         MetaValues {
             created_at: self.created_at.clone(),
@@ -200,6 +203,12 @@ impl ApplicationState {
         self.version = meta.version;
     }
 
+    fn sort_sets(&mut self) {
+        sort_set(&mut self.tiers);
+    }
+}
+
+impl ApplicationState {
     /// The record this state describes: `None` while something is unknown.
     fn to_application(&self) -> Option<saas_registry::Result<Application>> {
         let state = match self.state.as_ref_option()?.to_config()? {
@@ -246,14 +255,17 @@ impl ApplicationState {
         self
     }
 
-    fn same_settings(&self, other: &ApplicationState) -> bool {
-        let mut a = self.clone();
-        let mut b = other.clone();
-        a.set_meta(MetaValues::default());
-        b.set_meta(MetaValues::default());
-        sort_set(&mut a.tiers);
-        sort_set(&mut b.tiers);
-        a == b
+    /// The record to write; every value is known by apply time.
+    fn known_application(&self, diags: &mut Diagnostics) -> Option<Application> {
+        match self.to_application() {
+            Some(result) => reported(diags, result),
+            None => {
+                diags.root_error_short(
+                    "Every application attribute must be known when the application is written",
+                );
+                None
+            }
+        }
     }
 
     fn check_values(&self, diags: &mut Diagnostics) -> bool {
@@ -310,26 +322,6 @@ impl ApplicationResource {
         }
         Some(())
     }
-
-    fn planned_application(
-        diags: &mut Diagnostics,
-        state: &ApplicationState,
-        action: &str,
-    ) -> Option<Application> {
-        match state.to_application() {
-            Some(Ok(app)) => Some(app),
-            Some(Err(err)) => {
-                report(diags, err);
-                None
-            }
-            None => {
-                diags.root_error_short(format!(
-                    "Every application attribute must be known when the application is {action}"
-                ));
-                None
-            }
-        }
-    }
 }
 
 #[async_trait]
@@ -358,18 +350,9 @@ impl Resource for ApplicationResource {
         let (Some(registry), Some(name)) = (registry, known_str(&state.name)) else {
             return Some((state, private_state));
         };
-        match registry.get_application(name).await {
-            Ok(Some(app)) => Some((
-                ApplicationState::from_application(&app, &state),
-                private_state,
-            )),
-            // Gone out of band: dropping it from state makes the next plan re-create it.
-            Ok(None) => None,
-            Err(err) => {
-                report(diags, err);
-                Some((state, private_state))
-            }
-        }
+        let result = registry.get_application(name).await;
+        let fresh = refreshed(diags, result, state, ApplicationState::from_application)?;
+        Some((fresh, private_state))
     }
 
     async fn plan_create<'a>(
@@ -386,15 +369,8 @@ impl Resource for ApplicationResource {
         planned.set_meta(MetaValues::unknown());
         self.check_plan(diags, &planned).await?;
         if let (Some(registry), Some(name)) = (self.registry.get(diags), known_str(&planned.name)) {
-            match registry.get_application(name).await {
-                Ok(Some(_)) => diags.error(
-                    format!("Application {name:?} already exists"),
-                    format!("The registry already holds application {name:?}. Import it (terraform import <address> {name}) or choose another name."),
-                    AttributePath::new("name"),
-                ),
-                Ok(None) => {}
-                Err(err) => report(diags, err),
-            }
+            let existing = registry.get_application(name).await;
+            check_absent(diags, RecordKind::Application, name, "name", existing);
         }
         Some((planned, ValueEmpty::default()))
     }
@@ -409,15 +385,12 @@ impl Resource for ApplicationResource {
         _provider_meta_state: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
         let mut planned = proposed_state.with_defaults(&config_state);
+        let replaced = planned.name != prior_state.name;
+        planned.plan_meta(&prior_state, replaced);
         let mut replace = Vec::new();
-        if planned.name != prior_state.name {
-            replace.push(AttributePath::new("name"));
+        if replaced {
             planned.id = Value::Unknown;
-            planned.set_meta(MetaValues::unknown());
-        } else if planned.same_settings(&prior_state) {
-            planned.set_meta(prior_state.meta());
-        } else {
-            planned.set_meta(prior_state.meta().for_update());
+            replace.push(AttributePath::new("name"));
         }
         self.check_plan(diags, &planned).await?;
         Some((planned, prior_private_state, replace))
@@ -442,17 +415,10 @@ impl Resource for ApplicationResource {
         _provider_meta_state: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let registry = self.registry.get(diags)?;
-        let app = Self::planned_application(diags, &planned_state, "created")?;
-        match registry.create_application(&app).await {
-            Ok(created) => Some((
-                ApplicationState::from_application(&created, &planned_state),
-                planned_private_state,
-            )),
-            Err(err) => {
-                report(diags, err);
-                None
-            }
-        }
+        let app = planned_state.known_application(diags)?;
+        let created = reported(diags, registry.create_application(&app).await)?;
+        let state = ApplicationState::from_application(&created, &planned_state);
+        Some((state, planned_private_state))
     }
 
     async fn update<'a>(
@@ -465,19 +431,12 @@ impl Resource for ApplicationResource {
         _provider_meta_state: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let registry = self.registry.get(diags)?;
-        let mut app = Self::planned_application(diags, &planned_state, "updated")?;
+        let mut app = planned_state.known_application(diags)?;
         // The write is conditional on the version Terraform last read.
         app.meta = prior_state.meta().to_record();
-        match registry.update_application(&app).await {
-            Ok(updated) => Some((
-                ApplicationState::from_application(&updated, &planned_state),
-                planned_private_state,
-            )),
-            Err(err) => {
-                report(diags, err);
-                None
-            }
-        }
+        let updated = reported(diags, registry.update_application(&app).await)?;
+        let state = ApplicationState::from_application(&updated, &planned_state);
+        Some((state, planned_private_state))
     }
 
     async fn destroy<'a>(
@@ -489,16 +448,8 @@ impl Resource for ApplicationResource {
     ) -> Option<()> {
         let registry = self.registry.get(diags)?;
         let name = known_str(&prior_state.name).unwrap_or_default();
-        match registry
-            .delete_application(name, prior_state.meta().expected_version())
-            .await
-        {
-            Ok(()) | Err(RegistryError::NotFound { .. }) => Some(()),
-            Err(err) => {
-                report(diags, err);
-                None
-            }
-        }
+        let version = prior_state.meta().expected_version();
+        deleted(diags, registry.delete_application(name, version).await)
     }
 
     async fn import<'a>(
@@ -507,23 +458,12 @@ impl Resource for ApplicationResource {
         id: String,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let registry = self.registry.get(diags)?;
-        match registry.get_application(&id).await {
-            Ok(Some(app)) => Some((
-                ApplicationState::from_application(&app, &ApplicationState::default()),
-                ValueEmpty::default(),
-            )),
-            Ok(None) => {
-                diags.root_error(
-                    format!("Cannot import application {id:?}"),
-                    "The registry holds no application with this name.",
-                );
-                None
-            }
-            Err(err) => {
-                report(diags, err);
-                None
-            }
-        }
+        let result = registry.get_application(&id).await;
+        let record = imported(diags, RecordKind::Application, &id, result)?;
+        Some((
+            ApplicationState::from_application(&record, &ApplicationState::default()),
+            ValueEmpty::default(),
+        ))
     }
 }
 

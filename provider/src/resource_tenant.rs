@@ -1,7 +1,7 @@
 //! `saas_tenant`: one tenant record in the registry.
 
 use async_trait::async_trait;
-use saas_registry::{validate, Registry, RegistryError, Tenant, TenantStatus};
+use saas_registry::{validate, RecordKind, Registry, Tenant, TenantStatus};
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::Schema;
 use tf_provider::value::{Value, ValueEmpty};
@@ -9,8 +9,9 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::attrs;
 use crate::convert::{
-    check, known_map, known_set, known_str, optional_map, optional_set, or_default, report,
-    sort_set, string, MetaValues, SharedRegistry, StringMap, StringSet, StringValue,
+    check, check_absent, deleted, imported, known_map, known_set, known_str, optional_map,
+    optional_set, or_default, refreshed, report, reported, sort_set, string, MetaValues,
+    RecordState, SharedRegistry, StringMap, StringSet, StringValue,
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -50,7 +51,7 @@ pub fn tenant_schema() -> Schema {
     )
 }
 
-impl TenantState {
+impl RecordState for TenantState {
     fn meta(&self) -> MetaValues {
         MetaValues {
             created_at: self.created_at.clone(),
@@ -65,6 +66,12 @@ impl TenantState {
         self.version = meta.version;
     }
 
+    fn sort_sets(&mut self) {
+        sort_set(&mut self.applications);
+    }
+}
+
+impl TenantState {
     /// The record this state describes, once every value is known.
     fn to_tenant(&self) -> Option<Tenant> {
         let status = match known_str(&self.status) {
@@ -108,15 +115,15 @@ impl TenantState {
         }
     }
 
-    /// Whether the attributes the user sets are equal (computed ones aside).
-    fn same_settings(&self, other: &TenantState) -> bool {
-        let mut a = self.clone();
-        let mut b = other.clone();
-        a.set_meta(MetaValues::default());
-        b.set_meta(MetaValues::default());
-        sort_set(&mut a.applications);
-        sort_set(&mut b.applications);
-        a == b
+    /// The record to write; every value is known by apply time.
+    fn known_tenant(&self, diags: &mut Diagnostics) -> Option<Tenant> {
+        let tenant = self.to_tenant();
+        if tenant.is_none() {
+            diags.root_error_short(
+                "Every tenant attribute must be known when the tenant is written",
+            );
+        }
+        tenant
     }
 
     /// Checks every known value on its own; returns whether all passed.
@@ -235,15 +242,9 @@ impl Resource for TenantResource {
         let (Some(registry), Some(id)) = (registry, known_str(&state.id)) else {
             return Some((state, private_state));
         };
-        match registry.get_tenant(id).await {
-            Ok(Some(tenant)) => Some((TenantState::from_tenant(&tenant, &state), private_state)),
-            // Gone out of band: dropping it from state makes the next plan re-create it.
-            Ok(None) => None,
-            Err(err) => {
-                report(diags, err);
-                Some((state, private_state))
-            }
-        }
+        let result = registry.get_tenant(id).await;
+        let fresh = refreshed(diags, result, state, TenantState::from_tenant)?;
+        Some((fresh, private_state))
     }
 
     async fn plan_create<'a>(
@@ -258,15 +259,8 @@ impl Resource for TenantResource {
         planned.set_meta(MetaValues::unknown());
         self.check_plan(diags, &planned).await?;
         if let (Some(registry), Some(id)) = (self.registry.get(diags), known_str(&planned.id)) {
-            match registry.get_tenant(id).await {
-                Ok(Some(_)) => diags.error(
-                    format!("Tenant {id:?} already exists"),
-                    format!("The registry already holds tenant {id:?}. Import it (terraform import <address> {id}) or choose another id."),
-                    AttributePath::new("id"),
-                ),
-                Ok(None) => {}
-                Err(err) => report(diags, err),
-            }
+            let existing = registry.get_tenant(id).await;
+            check_absent(diags, RecordKind::Tenant, id, "id", existing);
         }
         Some((planned, ValueEmpty::default()))
     }
@@ -282,16 +276,14 @@ impl Resource for TenantResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
         let mut planned = proposed_state;
         planned.status = default_status(&config_state);
-        let mut replace = Vec::new();
-        if planned.id != prior_state.id {
-            replace.push(AttributePath::new("id"));
-            planned.set_meta(MetaValues::unknown());
-        } else if planned.same_settings(&prior_state) {
-            planned.set_meta(prior_state.meta());
-        } else {
-            planned.set_meta(prior_state.meta().for_update());
-        }
+        let replaced = planned.id != prior_state.id;
+        planned.plan_meta(&prior_state, replaced);
         self.check_plan(diags, &planned).await?;
+        let replace = if replaced {
+            vec![AttributePath::new("id")]
+        } else {
+            vec![]
+        };
         Some((planned, prior_private_state, replace))
     }
 
@@ -314,22 +306,10 @@ impl Resource for TenantResource {
         _provider_meta_state: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let registry = self.registry.get(diags)?;
-        let Some(tenant) = planned_state.to_tenant() else {
-            diags.root_error_short(
-                "Every tenant attribute must be known when the tenant is created",
-            );
-            return None;
-        };
-        match registry.create_tenant(&tenant).await {
-            Ok(created) => Some((
-                TenantState::from_tenant(&created, &planned_state),
-                planned_private_state,
-            )),
-            Err(err) => {
-                report(diags, err);
-                None
-            }
-        }
+        let tenant = planned_state.known_tenant(diags)?;
+        let created = reported(diags, registry.create_tenant(&tenant).await)?;
+        let state = TenantState::from_tenant(&created, &planned_state);
+        Some((state, planned_private_state))
     }
 
     async fn update<'a>(
@@ -342,24 +322,12 @@ impl Resource for TenantResource {
         _provider_meta_state: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let registry = self.registry.get(diags)?;
-        let Some(mut tenant) = planned_state.to_tenant() else {
-            diags.root_error_short(
-                "Every tenant attribute must be known when the tenant is updated",
-            );
-            return None;
-        };
+        let mut tenant = planned_state.known_tenant(diags)?;
         // The write is conditional on the version Terraform last read.
         tenant.meta = prior_state.meta().to_record();
-        match registry.update_tenant(&tenant).await {
-            Ok(updated) => Some((
-                TenantState::from_tenant(&updated, &planned_state),
-                planned_private_state,
-            )),
-            Err(err) => {
-                report(diags, err);
-                None
-            }
-        }
+        let updated = reported(diags, registry.update_tenant(&tenant).await)?;
+        let state = TenantState::from_tenant(&updated, &planned_state);
+        Some((state, planned_private_state))
     }
 
     async fn destroy<'a>(
@@ -371,16 +339,8 @@ impl Resource for TenantResource {
     ) -> Option<()> {
         let registry = self.registry.get(diags)?;
         let id = known_str(&prior_state.id).unwrap_or_default();
-        match registry
-            .delete_tenant(id, prior_state.meta().expected_version())
-            .await
-        {
-            Ok(()) | Err(RegistryError::NotFound { .. }) => Some(()),
-            Err(err) => {
-                report(diags, err);
-                None
-            }
-        }
+        let version = prior_state.meta().expected_version();
+        deleted(diags, registry.delete_tenant(id, version).await)
     }
 
     async fn import<'a>(
@@ -389,23 +349,12 @@ impl Resource for TenantResource {
         id: String,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let registry = self.registry.get(diags)?;
-        match registry.get_tenant(&id).await {
-            Ok(Some(tenant)) => Some((
-                TenantState::from_tenant(&tenant, &TenantState::default()),
-                ValueEmpty::default(),
-            )),
-            Ok(None) => {
-                diags.root_error(
-                    format!("Cannot import tenant {id:?}"),
-                    "The registry holds no tenant with this id.",
-                );
-                None
-            }
-            Err(err) => {
-                report(diags, err);
-                None
-            }
-        }
+        let result = registry.get_tenant(&id).await;
+        let record = imported(diags, RecordKind::Tenant, &id, result)?;
+        Some((
+            TenantState::from_tenant(&record, &TenantState::default()),
+            ValueEmpty::default(),
+        ))
     }
 }
 
