@@ -204,3 +204,25 @@ output "replicas" {{ value = data.saas_tenants.standard.tenants[0].variables["re
         .unwrap()
         .contains(SECRET)));
 }
+
+#[test]
+fn registry_defaults_to_sqlite_in_the_working_directory() {
+    // No `registry` attribute and no SAAS_REGISTRY: the embedded default.
+    let ws = Workspace::new("");
+    ws.write(&application_config("web", &["basic"]));
+    let run = |args: &[&str]| {
+        let mut cmd = ws.terraform(args);
+        cmd.env_remove("SAAS_REGISTRY");
+        run_ok(&mut cmd)
+    };
+    run(&["init", "-input=false"]);
+    run(&["apply", "-auto-approve", "-input=false"]);
+    let db = ws.path().join(".saas/registry.db");
+    assert!(
+        db.is_file(),
+        "the default registry should be {}",
+        db.display()
+    );
+    let registry = open(&format!("sqlite://{}", db.display()));
+    assert!(application(&registry, "web").is_some());
+}
