@@ -18,18 +18,39 @@ use crate::policy;
 pub struct BucketState {
     /// `Enabled`, `Suspended`, or None when versioning was never turned on.
     pub versioning: Option<String>,
-    /// Default encryption algorithm and whether the bucket key is on.
-    pub encryption: Option<(String, bool)>,
+    pub encryption: Option<DefaultEncryption>,
     /// The four public-access-block flags, all false when none is set.
     pub public_access_block: [bool; 4],
     pub denies_insecure_transport: bool,
+}
+
+/// A bucket's default encryption rule as S3 reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultEncryption {
+    pub algorithm: String,
+    pub bucket_key: bool,
+    /// A customer-managed KMS key; kept when saasctl fixes the rule.
+    pub kms_key_id: Option<String>,
+}
+
+impl DefaultEncryption {
+    /// Whether this meets `want`. `--encryption` is a minimum, so nothing
+    /// is ever downgraded: KMS (and dual-layer DSSE-KMS) meets AES256.
+    fn meets(&self, want: Encryption) -> bool {
+        match self.algorithm.as_str() {
+            "aws:kms:dsse" => true,
+            "aws:kms" => want == Encryption::Aes256 || self.bucket_key,
+            "AES256" => want == Encryption::Aes256,
+            _ => false,
+        }
+    }
 }
 
 /// One hardening setting that is not as it should be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BucketDrift {
     Versioning(Option<String>),
-    Encryption(Option<(String, bool)>),
+    Encryption(Option<DefaultEncryption>),
     PublicAccessBlock([bool; 4]),
     InsecureTransportAllowed,
 }
@@ -45,13 +66,16 @@ impl fmt::Display for BucketDrift {
                 )
             }
             BucketDrift::Encryption(None) => f.write_str("no default encryption"),
-            BucketDrift::Encryption(Some((alg, key))) => {
-                write!(
-                    f,
-                    "default encryption {alg}{}",
-                    if *key { " with bucket key" } else { "" }
-                )
-            }
+            BucketDrift::Encryption(Some(e)) => write!(
+                f,
+                "default encryption {}{}",
+                e.algorithm,
+                if e.bucket_key {
+                    " with bucket key"
+                } else {
+                    " without bucket key"
+                }
+            ),
             BucketDrift::PublicAccessBlock(flags) => {
                 let off: Vec<&str> = PAB_FLAGS
                     .iter()
@@ -77,18 +101,14 @@ const PAB_FLAGS: [&str; 4] = [
 
 /// What differs between `observed` and `hardening`.
 pub fn bucket_drift(hardening: Hardening, observed: &BucketState) -> Vec<BucketDrift> {
-    let encryption = hardening.encryption;
     let mut drift = Vec::new();
     if observed.versioning.as_deref() != Some("Enabled") {
         drift.push(BucketDrift::Versioning(observed.versioning.clone()));
     }
-    let want = encryption.algorithm();
-    let encryption_ok = match &observed.encryption {
-        Some((alg, bucket_key)) => {
-            alg == want.as_str() && (encryption == Encryption::Aes256 || *bucket_key)
-        }
-        None => false,
-    };
+    let encryption_ok = observed
+        .encryption
+        .as_ref()
+        .is_some_and(|e| e.meets(hardening.encryption));
     if !encryption_ok {
         drift.push(BucketDrift::Encryption(observed.encryption.clone()));
     }
@@ -159,10 +179,11 @@ impl Bootstrapper {
                 .and_then(|c| c.rules().first())
                 .and_then(|rule| {
                     let default = rule.apply_server_side_encryption_by_default()?;
-                    Some((
-                        default.sse_algorithm().as_str().to_string(),
-                        rule.bucket_key_enabled().unwrap_or(false),
-                    ))
+                    Some(DefaultEncryption {
+                        algorithm: default.sse_algorithm().as_str().to_string(),
+                        bucket_key: rule.bucket_key_enabled().unwrap_or(false),
+                        kms_key_id: default.kms_master_key_id().map(str::to_string),
+                    })
                 }),
             Err(err)
                 if error_code(&err) == Some("ServerSideEncryptionConfigurationNotFoundError") =>
@@ -254,11 +275,17 @@ impl Bootstrapper {
                         .map_err(|e| aws_error("s3", "PutBucketVersioning", e))?;
                     done.push("versioning Enabled".to_string());
                 }
-                BucketDrift::Encryption(_) => {
+                BucketDrift::Encryption(observed) => {
                     let encryption = self.hardening.encryption;
                     let kms = encryption == Encryption::Kms;
+                    // A KMS rule that only lacks the bucket key keeps its key.
+                    let key_id = observed
+                        .as_ref()
+                        .filter(|e| kms && e.algorithm == "aws:kms")
+                        .and_then(|e| e.kms_key_id.clone());
                     let default = ServerSideEncryptionByDefault::builder()
                         .sse_algorithm(encryption.algorithm())
+                        .set_kms_master_key_id(key_id)
                         .build()
                         .expect("sse_algorithm is set");
                     let rule = ServerSideEncryptionRule::builder()
@@ -344,7 +371,11 @@ mod tests {
     fn hardened(alg: &str, bucket_key: bool) -> BucketState {
         BucketState {
             versioning: Some("Enabled".into()),
-            encryption: Some((alg.into(), bucket_key)),
+            encryption: Some(DefaultEncryption {
+                algorithm: alg.into(),
+                bucket_key,
+                kms_key_id: None,
+            }),
             public_access_block: [true; 4],
             denies_insecure_transport: true,
         }
@@ -377,10 +408,10 @@ mod tests {
             bucket_drift(KMS, &suspended),
             [BucketDrift::Versioning(Some("Suspended".into()))]
         );
-        assert_eq!(
-            bucket_drift(KMS, &hardened("aws:kms", false)),
-            [BucketDrift::Encryption(Some(("aws:kms".into(), false)))],
-            "KMS without a bucket key is drift"
+        let no_bucket_key = bucket_drift(KMS, &hardened("aws:kms", false));
+        assert!(
+            matches!(&no_bucket_key[..], [BucketDrift::Encryption(Some(e))] if !e.bucket_key),
+            "KMS without a bucket key is drift: {no_bucket_key:?}"
         );
         assert_eq!(bucket_drift(KMS, &hardened("AES256", false)).len(), 1);
         let pab = BucketState {
@@ -408,6 +439,18 @@ mod tests {
         assert!(
             bucket_drift(plain_http, &open).is_empty(),
             "no TLS policy where TLS is impossible"
+        );
+    }
+
+    #[test]
+    fn encryption_is_a_minimum_and_never_downgraded() {
+        assert!(bucket_drift(AES, &hardened("aws:kms", true)).is_empty());
+        assert!(bucket_drift(AES, &hardened("aws:kms", false)).is_empty());
+        assert!(bucket_drift(KMS, &hardened("aws:kms:dsse", false)).is_empty());
+        assert!(bucket_drift(AES, &hardened("aws:kms:dsse", false)).is_empty());
+        assert_eq!(
+            bucket_drift(KMS, &hardened("AES256", false))[0].to_string(),
+            "default encryption AES256 without bucket key"
         );
     }
 

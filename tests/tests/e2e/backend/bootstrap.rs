@@ -9,7 +9,10 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ProvisionedThroughput,
     ScalarAttributeType,
 };
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
+};
 use saas_e2e::{dynamodb_client, run_code, run_ok, s3_client, unique_name};
 use saas_registry::LockKind;
 use serde_json::Value;
@@ -384,4 +387,56 @@ async fn bootstrap_new_only_covers_tenants_without_state() {
         old_table.is_err(),
         "the existing tenant's table was left alone"
     );
+}
+
+/// A customer-managed KMS key survives the fix that turns the bucket key
+/// on, and `--encryption aes256` never downgrades a KMS bucket.
+#[tokio::test]
+async fn customer_kms_keys_are_kept_and_kms_is_never_downgraded() {
+    let prefix = unique_name("bs-kms");
+    let fx = Fixture::new(bucket_state(&prefix, LockKind::S3), &["t1"]).await;
+    let bucket = fx.backend("t1").bucket;
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let s3 = s3_client().await;
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .kms_master_key_id(key)
+        .build()
+        .unwrap();
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(default)
+        .bucket_key_enabled(false)
+        .build();
+    s3.put_bucket_encryption()
+        .bucket(&bucket)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let out = report(&run_ok(&mut fx.harden(&["-o", "json"])));
+    assert_eq!(status_of(&out, "bucket", &bucket), "fixed");
+    assert_bucket_hardened(&bucket, "aws:kms").await;
+    let enc = s3
+        .get_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    let kept = rule
+        .apply_server_side_encryption_by_default()
+        .unwrap()
+        .kms_master_key_id();
+    assert_eq!(kept, Some(key), "the customer key is kept");
+
+    run_ok(&mut fx.harden(&["--check", "--encryption", "aes256"]));
+    run_ok(&mut fx.harden(&["--encryption", "aes256"]));
+    assert_bucket_hardened(&bucket, "aws:kms").await;
 }
