@@ -3,7 +3,7 @@
 //! without changing anything. Hardening is verified through the S3 and
 //! DynamoDB APIs, not through saasctl's own report.
 
-use std::process::Output;
+use std::process::{Output, Stdio};
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ProvisionedThroughput,
@@ -439,4 +439,55 @@ async fn customer_kms_keys_are_kept_and_kms_is_never_downgraded() {
     run_ok(&mut fx.harden(&["--check", "--encryption", "aes256"]));
     run_ok(&mut fx.harden(&["--encryption", "aes256"]));
     assert_bucket_hardened(&bucket, "aws:kms").await;
+}
+
+/// Two bootstraps racing over the same tenants both succeed and leave every
+/// bucket and table hardened exactly once (no duplicate policy statements).
+#[tokio::test]
+async fn concurrent_bootstraps_both_succeed() {
+    let prefix = unique_name("bs-race");
+    let ids = ["t1", "t2", "t3", "t4", "t5"];
+    let fx = Fixture::new(bucket_state(&prefix, LockKind::Dynamodb), &ids).await;
+    let mut runs = [fx.harden(&["-o", "json"]), fx.harden(&["-o", "json"])];
+    for cmd in &mut runs {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let [mut first, mut second] = runs;
+    let (a, b) = tokio::task::spawn_blocking(move || {
+        let a = first.spawn().unwrap();
+        let b = second.spawn().unwrap();
+        (a.wait_with_output().unwrap(), b.wait_with_output().unwrap())
+    })
+    .await
+    .unwrap();
+    for out in [&a, &b] {
+        assert!(out.status.success(), "{out:?}");
+        let items = report(out);
+        assert_eq!(items.len(), 10, "{items:?}");
+        assert!(
+            statuses(&items)
+                .iter()
+                .all(|s| ["created", "correct", "fixed"].contains(s)),
+            "{items:?}"
+        );
+    }
+    for id in ids {
+        let b = fx.backend(id);
+        assert_bucket_hardened(&b.bucket, "aws:kms").await;
+        assert_lock_table(b.lock_table.as_deref().unwrap()).await;
+        let policy = s3_client()
+            .await
+            .get_bucket_policy()
+            .bucket(&b.bucket)
+            .send()
+            .await
+            .unwrap();
+        let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+        assert_eq!(policy["Statement"].as_array().unwrap().len(), 1, "{policy}");
+    }
+    let again = report(&run_ok(&mut fx.harden(&["-o", "json"])));
+    assert!(
+        statuses(&again).iter().all(|s| *s == "correct"),
+        "{again:?}"
+    );
 }
