@@ -42,12 +42,12 @@ pub fn document(
 }
 
 /// Quotes `word` for a POSIX shell when it holds anything but
-/// `[A-Za-z0-9_./:=@%+-]`.
+/// `[A-Za-z0-9_./:=@%+,-]`.
 pub fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_./:=@%+-".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c));
     if plain {
         word.to_string()
     } else {
