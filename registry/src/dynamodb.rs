@@ -33,7 +33,7 @@ const FALLBACK_REGION: &str = "us-east-1";
 /// our read and our write is retried this many times.
 const WRITE_ATTEMPTS: usize = 5;
 /// Attempts per request for throttling, 5xx and connection errors.
-const RETRY_ATTEMPTS: u32 = 10;
+const RETRY_ATTEMPTS: u32 = 8;
 /// How long `init` waits for a new table to become ACTIVE.
 const TABLE_READY_TIMEOUT: Duration = Duration::from_secs(120);
 

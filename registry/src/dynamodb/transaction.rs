@@ -150,6 +150,9 @@ pub(super) fn tenant_write(
         None => Condition::absent(),
     };
 
+    let Some(id) = after.or(before.map(|(t, _)| t)).map(|t| t.id.as_str()) else {
+        return Ok(Vec::new());
+    };
     let mut writes = Vec::new();
     match (after, before) {
         (Some(tenant), _) => {
@@ -175,19 +178,15 @@ pub(super) fn tenant_write(
                 });
             }
         }
-        (None, Some((tenant, _))) => {
+        (None, Some(_)) => {
             writes.push(delete(
                 table,
-                items::key(TENANTS_PK, &tenant.id),
+                items::key(TENANTS_PK, id),
                 Some(tenant_condition),
             )?);
         }
         (None, None) => return Ok(writes),
     }
-    let id = after
-        .or(before.map(|(t, _)| t))
-        .map(|t| t.id.as_str())
-        .unwrap_or_default();
     for app in old_apps.difference(new_apps) {
         writes.push(delete(table, items::key(items::members_pk(app), id), None)?);
         writes.push(count(table, app, -1, Condition::present())?);
