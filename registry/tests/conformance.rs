@@ -48,6 +48,7 @@ conformance!(
     cases::filters,
     cases::versions_and_timestamps,
     concurrency::race_same_tenant,
+    concurrency::application_removal_races_tenant_join,
     concurrency::concurrent_writers_on_different_tenants,
     concurrency::listing_reads_every_page,
 );

@@ -72,6 +72,53 @@ pub async fn race_same_tenant(fx: &Fixture) {
     }
 }
 
+/// An application is removed while a tenant joins it, both straight at the
+/// store (after any front-door check): one of the two fails, and a tenant
+/// never references a missing application.
+pub async fn application_removal_races_tenant_join(fx: &Fixture) {
+    let setup = fx.open().await;
+    let (remover, joiner) = (fx.open().await, fx.open().await);
+    for round in 0..RACE_ROUNDS {
+        let name = format!("app-{round}");
+        let id = format!("tenant-{round}");
+        setup.create_application(&app(&name)).await.unwrap();
+        let mut joining = tenant(&id, "basic", &[&name]);
+        joining.meta.version = 1;
+        let barrier = Arc::new(Barrier::new(2));
+        let remove = {
+            let (reg, barrier, name) = (remover.clone(), Arc::clone(&barrier), name.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                reg.store().remove_application(&name, None).await
+            })
+        };
+        let join = {
+            let (reg, barrier) = (joiner.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                reg.store().insert_tenant(&joining).await
+            })
+        };
+        let (removed, joined) = (remove.await.unwrap(), join.await.unwrap());
+        let members = setup
+            .list_tenants(&TenantFilter::for_application(&name))
+            .await
+            .unwrap();
+        match (&removed, &joined) {
+            (Ok(()), Err(RegistryError::Invalid { field, .. })) if field == "applications" => {
+                assert_eq!(setup.get_application(&name).await.unwrap(), None);
+                assert_eq!(setup.get_tenant(&id).await.unwrap(), None);
+                assert!(members.is_empty(), "round {round}");
+            }
+            (Err(RegistryError::InUse { count: 1, .. }), Ok(())) => {
+                assert!(setup.get_application(&name).await.unwrap().is_some());
+                assert_eq!(ids(&members), [id.as_str()], "round {round}");
+            }
+            other => panic!("round {round}: exactly one must fail, got {other:?}"),
+        }
+    }
+}
+
 /// Read-modify-write `updates` times, retrying nothing: each writer owns its tenant.
 async fn bump(reg: Registry, id: String, updates: u64) -> Tenant {
     let mut last = None;
