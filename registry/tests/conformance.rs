@@ -10,6 +10,8 @@ mod cases;
 mod concurrency;
 #[path = "conformance/fixture.rs"]
 mod fixture;
+#[path = "conformance/processes.rs"]
+mod processes;
 
 /// Instantiates each `module::case` once per backend, as
 /// `sqlite::case` and `dynamodb::case`.
@@ -48,7 +50,16 @@ conformance!(
     cases::filters,
     cases::versions_and_timestamps,
     concurrency::race_same_tenant,
+    processes::race_between_processes,
     concurrency::application_removal_races_tenant_join,
     concurrency::concurrent_writers_on_different_tenants,
     concurrency::listing_reads_every_page,
 );
+
+/// Not a case of its own: the writer process that
+/// `race_between_processes` starts (it fails when run any other way).
+#[tokio::test]
+#[ignore = "a child process of race_between_processes"]
+async fn race_writer() {
+    processes::race_writer().await;
+}

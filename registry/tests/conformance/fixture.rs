@@ -105,6 +105,17 @@ impl Fixture {
         }
     }
 
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// DynamoDB only: the endpoint the table lives at.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.dynamo
+            .as_ref()
+            .and_then(|(s, _)| s.endpoint.as_deref())
+    }
+
     /// DynamoDB only: whether the first Query page of partition `pk` stops
     /// short (has a `LastEvaluatedKey`), i.e. a listing must page.
     pub async fn first_page_is_partial(&self, pk: &str) -> Option<bool> {
