@@ -213,7 +213,7 @@ async fn run_steps(
 
     match &ctx.operation {
         Operation::Plan => {
-            let (code, counts, _) = step.plan(&[], true, attempts).await?;
+            let (code, counts, _) = step.plan(&[], attempts).await?;
             Ok(Found {
                 result: Some(if code == 2 {
                     TenantResult::Changes
@@ -225,16 +225,17 @@ async fn run_steps(
             })
         }
         Operation::Apply { from_run: None } => {
-            let (code, counts, _) = step.plan(&[], false, attempts).await?;
-            if code == 0 {
-                return Ok(Found {
-                    result: Some(TenantResult::NoChanges),
-                    ..Found::default()
-                });
-            }
-            step.apply(ws.plan.clone(), attempts).await?;
+            // One `terraform apply` holds the state lock from plan to apply,
+            // so a concurrent run waits for it instead of applying a plan
+            // that went stale in between.
+            let counts = step.apply_direct(&[], attempts).await?;
+            let result = if counts == ChangeCounts::default() {
+                TenantResult::NoChanges
+            } else {
+                TenantResult::Applied
+            };
             Ok(Found {
-                result: Some(TenantResult::Applied),
+                result: Some(result),
                 counts,
                 drifted: Vec::new(),
             })
@@ -280,7 +281,7 @@ async fn run_steps(
             })
         }
         Operation::Drift => {
-            let (code, _, plan) = step.plan(&["-refresh-only"], true, attempts).await?;
+            let (code, _, plan) = step.plan(&["-refresh-only"], attempts).await?;
             let drifted = drifted_addresses(&plan);
             let result = if code == 2 || !drifted.is_empty() {
                 TenantResult::Drifted
@@ -294,8 +295,7 @@ async fn run_steps(
             })
         }
         Operation::Destroy => {
-            let (_, counts, _) = step.plan(&["-destroy"], false, attempts).await?;
-            step.apply(ws.plan.clone(), attempts).await?;
+            let counts = step.apply_direct(&["-destroy"], attempts).await?;
             Ok(Found {
                 result: Some(TenantResult::Destroyed),
                 counts,
@@ -328,7 +328,6 @@ impl Steps<'_> {
     async fn plan(
         &self,
         extra: &[&str],
-        save_json: bool,
         attempts: &mut u32,
     ) -> Result<(i32, ChangeCounts, Value), StepError> {
         let mut args = vec![
@@ -343,11 +342,6 @@ impl Steps<'_> {
         args.extend(extra.iter().map(|s| s.to_string()));
         let (out, n) = self.tf.run_retrying(self.inv, &args, &[0, 2], true).await?;
         *attempts += n;
-        if !save_json {
-            // `show -json` loads every provider schema again: skip it where
-            // only the counts are needed (they are in the plan's summary line).
-            return Ok((out.code, summary_counts(&out.stdout), Value::Null));
-        }
         let show = vec![
             "show".to_string(),
             "-json".into(),
@@ -369,6 +363,28 @@ impl Steps<'_> {
         let counts = change_counts(&plan);
         std::fs::write(&self.ws.gitlab_report, gitlab_report(&counts))?;
         Ok((out.code, counts, plan))
+    }
+
+    /// `terraform apply -auto-approve` (plan and apply under one lock).
+    /// Only a held lock is retried: Terraform fails on it before changing
+    /// anything. Returns the counts from the completion line.
+    async fn apply_direct(
+        &self,
+        extra: &[&str],
+        attempts: &mut u32,
+    ) -> Result<ChangeCounts, StepError> {
+        let mut args = vec![
+            "apply".to_string(),
+            "-input=false".into(),
+            "-no-color".into(),
+            "-auto-approve".into(),
+            "-lock-timeout=0s".into(),
+            format!("-var-file={}", self.ws.var_file.display()),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let (out, n) = self.tf.run_retrying(self.inv, &args, &[0], false).await?;
+        *attempts += n;
+        Ok(completion_counts(&out.stdout))
     }
 
     /// Applies a saved plan. Only a held lock is retried: after any other
@@ -412,25 +428,25 @@ pub fn change_counts(plan: &Value) -> ChangeCounts {
     counts
 }
 
-/// Counts from the plan's `Plan: 1 to add, 2 to change, 0 to destroy.` line
-/// (Terraform counts a replace as one add and one destroy there too).
-pub fn summary_counts(stdout: &str) -> ChangeCounts {
+/// Counts from `Apply complete! Resources: 1 added, 0 changed, 2 destroyed.`
+/// or `Destroy complete! Resources: 2 destroyed.`
+pub fn completion_counts(stdout: &str) -> ChangeCounts {
     let Some(line) = stdout
         .lines()
-        .find(|l| l.trim_start().starts_with("Plan: "))
+        .find(|l| l.contains(" complete! Resources: "))
     else {
         return ChangeCounts::default();
     };
     let number_before = |word: &str| -> u64 {
-        line.split(',')
+        line.split(['!', ','])
             .find(|part| part.contains(word))
             .and_then(|part| part.split_whitespace().find_map(|w| w.parse().ok()))
             .unwrap_or(0)
     };
     ChangeCounts {
-        add: number_before("to add"),
-        change: number_before("to change"),
-        destroy: number_before("to destroy"),
+        add: number_before("added"),
+        change: number_before("changed"),
+        destroy: number_before("destroyed"),
     }
 }
 
@@ -492,21 +508,26 @@ mod tests {
     }
 
     #[test]
-    fn counts_from_the_plan_summary_line() {
-        let stdout =
-            "terraform_data.x will be created\n\nPlan: 3 to add, 1 to change, 2 to destroy.\n";
+    fn counts_from_the_completion_line() {
+        let out = "terraform_data.a: Creating...\n\nApply complete! Resources: 3 added, 1 changed, 2 destroyed.\n";
         assert_eq!(
-            summary_counts(stdout),
+            completion_counts(out),
             ChangeCounts {
                 add: 3,
                 change: 1,
                 destroy: 2
             }
         );
+        let out = "Destroy complete! Resources: 4 destroyed.\n";
         assert_eq!(
-            summary_counts("No changes. Your infrastructure matches the configuration."),
-            ChangeCounts::default()
+            completion_counts(out),
+            ChangeCounts {
+                add: 0,
+                change: 0,
+                destroy: 4
+            }
         );
+        assert_eq!(completion_counts("No changes."), ChangeCounts::default());
     }
 
     #[test]
