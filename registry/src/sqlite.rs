@@ -65,7 +65,7 @@ impl SqliteStore {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| fail("create the directory of", &e))?;
         }
-        let conn = Connection::open(path).map_err(|e| fail("open", &e))?;
+        let mut conn = Connection::open(path).map_err(|e| fail("open", &e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| fail("configure", &e))?;
         // Returns the mode in effect; WAL persists in the file once set.
@@ -78,8 +78,7 @@ impl SqliteStore {
                 &format!("journal mode stayed {mode:?}"),
             ));
         }
-        conn.execute_batch(SCHEMA)
-            .map_err(|e| fail("create the schema of", &e))?;
+        create_schema(&mut conn).map_err(|e| fail("create the schema of", &e))?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_path_buf(),
@@ -121,6 +120,14 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+/// Creates the schema under the write lock: processes opening a new file
+/// at once wait for each other instead of failing on a stale snapshot.
+fn create_schema(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(SCHEMA)?;
+    tx.commit()
 }
 
 fn db_error(e: rusqlite::Error) -> RegistryError {
@@ -237,7 +244,7 @@ fn write_memberships(tx: &Connection, tenant: &Tenant) -> Result<()> {
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {
     async fn init(&self) -> Result<()> {
-        self.with_conn(|conn| conn.execute_batch(SCHEMA).map_err(db_error))
+        self.with_conn(|conn| create_schema(conn).map_err(db_error))
             .await
     }
 

@@ -29,6 +29,41 @@ fn sqlite_open_creates_directories_schema_and_wal() {
     SqliteStore::open(&path).unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_many_first_opens_of_one_new_file_all_succeed() {
+    const OPENERS: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("new").join("registry.db").display()
+    );
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(OPENERS));
+    let openers: Vec<_> = (0..OPENERS)
+        .map(|n| {
+            let (url, barrier) = (url.clone(), std::sync::Arc::clone(&barrier));
+            tokio::spawn(async move {
+                tokio::task::spawn_blocking(move || barrier.wait())
+                    .await
+                    .unwrap();
+                let reg = Registry::open(&url).await.unwrap();
+                reg.create_application(&app(&format!("app-{n}")))
+                    .await
+                    .unwrap();
+            })
+        })
+        .collect();
+    for opener in openers {
+        opener.await.unwrap();
+    }
+    let apps = Registry::open(&url)
+        .await
+        .unwrap()
+        .list_applications()
+        .await
+        .unwrap();
+    assert_eq!(apps.len(), OPENERS);
+}
+
 #[test]
 fn sqlite_open_on_a_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
