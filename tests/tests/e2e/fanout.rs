@@ -408,9 +408,20 @@ async fn fans_out_over_two_applications_in_both_isolation_modes() {
             &["plan", "-a", "web", "-s", &s1, "-j", "2", "--run-id", "p2"],
             0,
         );
+        // --new: a1 has no state yet; after the apply no api tenant is new.
+        f.expect(
+            &[
+                "plan", "-a", "api", "-s", &s1, "--new", "-t", "a1", "--run-id", "n0",
+            ],
+            2,
+        );
         // api: plan and apply in one go; then an empty plan, as JSON.
         f.expect(
             &["apply", "-a", "api", "-s", &s1, "-j", "2", "--run-id", "a2"],
+            0,
+        );
+        f.expect(
+            &["plan", "-a", "api", "-s", &s1, "--new", "--run-id", "n1"],
             0,
         );
         let out = f.expect(
@@ -432,6 +443,8 @@ async fn fans_out_over_two_applications_in_both_isolation_modes() {
         results(&fleet.report("p2")),
         all(&["w1", "w2", "w3"], "no-changes")
     );
+    assert_eq!(results(&fleet.report("n0")), all(&["a1"], "changes"));
+    assert_eq!(results(&fleet.report("n1")), BTreeMap::new());
     assert_eq!(
         results(&fleet.report("a2")),
         all(&["a1", "a2", "a3"], "applied")
@@ -448,6 +461,52 @@ async fn fans_out_over_two_applications_in_both_isolation_modes() {
         let app = if id.starts_with('w') { &web } else { &api };
         assert_state(app, id, n).await;
     }
+
+    // A saved plan goes stale when the state moves after it: w3 is planned
+    // with one replica, applied directly, and its saved plan then fails
+    // clearly while w2's (empty) plan still applies.
+    fleet.set_variable("w3", "replicas", "1").await;
+    let f = fleet.clone();
+    let s1 = s.clone();
+    spawn_blocking(move || {
+        f.expect(
+            &[
+                "plan", "-a", "web", "-s", &s1, "-t", "w2", "-t", "w3", "--run-id", "p4",
+            ],
+            2,
+        );
+        f.expect(
+            &[
+                "apply", "-a", "web", "-s", &s1, "-t", "w3", "--run-id", "a3",
+            ],
+            0,
+        );
+        f.expect(
+            &[
+                "apply",
+                "-a",
+                "web",
+                "-s",
+                &s1,
+                "--from-run",
+                "p4",
+                "--run-id",
+                "a4",
+            ],
+            1,
+        );
+    })
+    .await
+    .unwrap();
+    let a3 = tenants(&fleet.report("a3"));
+    assert_eq!(a3["w3"]["counts"]["destroy"], 2, "{}", a3["w3"]);
+    let a4 = tenants(&fleet.report("a4"));
+    assert_eq!(a4.keys().collect::<Vec<_>>(), ["w2", "w3"]);
+    assert_eq!(a4["w2"]["result"], "no-changes");
+    assert_eq!(a4["w3"]["result"], "failed");
+    let error = a4["w3"]["error"].as_str().unwrap();
+    assert!(error.contains("saved plan of run p4 is stale"), "{error}");
+    assert_state(&web, "w3", 1).await;
 
     // Offboarding w1: destroy picks offboarding tenants only.
     let registry = fleet.registry().await;
@@ -474,7 +533,10 @@ async fn fans_out_over_two_applications_in_both_isolation_modes() {
         .iter()
         .map(|r| r["run_id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["p1", "a1", "p2", "a2", "p3", "d1", "x1"]);
+    assert_eq!(
+        ids,
+        ["p1", "a1", "p2", "n0", "a2", "n1", "p3", "d1", "p4", "a3", "a4", "x1"]
+    );
 
     assert_eq!(
         snapshot(&stack()),
