@@ -64,7 +64,10 @@ pub fn derive(app: &Application, tenant_id: &str) -> Result<BackendSettings> {
         .replace("{tenant}", tenant_id);
     let bucket = match st.isolation {
         Isolation::Prefix => st.bucket.clone().unwrap_or_default(),
-        Isolation::Bucket => format!("{}-{tenant_id}", st.bucket_prefix.as_deref().unwrap_or_default()),
+        Isolation::Bucket => format!(
+            "{}-{tenant_id}",
+            st.bucket_prefix.as_deref().unwrap_or_default()
+        ),
     };
     validate::bucket_name("state.bucket", &bucket)?;
     let lock_table = match (st.lock, st.isolation) {
@@ -136,7 +139,9 @@ mod tests {
         assert_eq!(b.lock_table.as_deref(), Some("acme-lock-t1"));
         let s3 = derive(&bucket_app("web", LockKind::S3), "t1").unwrap();
         assert!(s3.use_lockfile && s3.lock_table.is_none());
-        assert!(s3.backend_config().contains(&("use_lockfile", "true".into())));
+        assert!(s3
+            .backend_config()
+            .contains(&("use_lockfile", "true".into())));
     }
 
     #[test]

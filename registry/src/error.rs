@@ -30,7 +30,9 @@ pub enum RegistryError {
     #[error("{kind} {id:?} already exists")]
     AlreadyExists { kind: RecordKind, id: String },
 
-    #[error("{kind} {id:?} was modified concurrently (expected version {expected}, found {actual})")]
+    #[error(
+        "{kind} {id:?} was modified concurrently (expected version {expected}, found {actual})"
+    )]
     Conflict {
         kind: RecordKind,
         id: String,
@@ -38,7 +40,9 @@ pub enum RegistryError {
         actual: u64,
     },
 
-    #[error("application {application:?} still has {count} tenant(s) onboarded; offboard them first")]
+    #[error(
+        "application {application:?} still has {count} tenant(s) onboarded; offboard them first"
+    )]
     InUse { application: String, count: usize },
 
     #[error("invalid registry URL {url:?}: {message}")]

@@ -47,7 +47,10 @@ pub enum RegistryLocation {
     /// `sqlite://PATH` (relative, or absolute as `sqlite:///abs/path`).
     Sqlite { path: std::path::PathBuf },
     /// `dynamodb://TABLE?region=R`.
-    Dynamodb { table: String, region: Option<String> },
+    Dynamodb {
+        table: String,
+        region: Option<String>,
+    },
 }
 
 impl RegistryLocation {
@@ -77,12 +80,21 @@ impl RegistryLocation {
                 for pair in query.split('&').filter(|p| !p.is_empty()) {
                     match pair.split_once('=') {
                         Some(("region", r)) if !r.is_empty() => region = Some(r.to_string()),
-                        _ => return Err(bad(&format!("unknown query parameter {pair:?}; only region=R is supported"))),
+                        _ => {
+                            return Err(bad(&format!(
+                                "unknown query parameter {pair:?}; only region=R is supported"
+                            )))
+                        }
                     }
                 }
-                Ok(RegistryLocation::Dynamodb { table: table.into(), region })
+                Ok(RegistryLocation::Dynamodb {
+                    table: table.into(),
+                    region,
+                })
             }
-            other => Err(bad(&format!("unknown scheme {other:?}; use sqlite:// or dynamodb://"))),
+            other => Err(bad(&format!(
+                "unknown scheme {other:?}; use sqlite:// or dynamodb://"
+            ))),
         }
     }
 }
@@ -120,11 +132,17 @@ impl Registry {
                 Arc::new(crate::dynamodb::DynamoStore::connect(&table, region).await?)
             }
         };
-        Ok(Registry { store, url: url.to_string() })
+        Ok(Registry {
+            store,
+            url: url.to_string(),
+        })
     }
 
     pub fn with_store(store: Arc<dyn Store>, url: impl Into<String>) -> Self {
-        Registry { store, url: url.into() }
+        Registry {
+            store,
+            url: url.into(),
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -154,7 +172,10 @@ impl Registry {
         validate::state_compatible(app, &self.store.list_applications().await?)?;
         let current = self.require_application(&app.name).await?;
         if current.state != app.state {
-            let tenants = self.store.list_tenants(&TenantFilter::for_application(&app.name)).await?;
+            let tenants = self
+                .store
+                .list_tenants(&TenantFilter::for_application(&app.name))
+                .await?;
             if !tenants.is_empty() {
                 return Err(RegistryError::invalid(
                     "state",
@@ -164,21 +185,33 @@ impl Registry {
         }
         let removed: Vec<&String> = current.tiers.difference(&app.tiers).collect();
         if !removed.is_empty() {
-            let tenants = self.store.list_tenants(&TenantFilter::for_application(&app.name)).await?;
-            if let Some(t) = tenants.iter().find(|t| app.tiers.get(&t.tier).is_none()) {
+            let tenants = self
+                .store
+                .list_tenants(&TenantFilter::for_application(&app.name))
+                .await?;
+            if let Some(t) = tenants.iter().find(|t| !app.tiers.contains(&t.tier)) {
                 return Err(RegistryError::invalid(
                     "tiers",
-                    format!("tenant {:?} uses tier {:?}, which this change removes", t.id, t.tier),
+                    format!(
+                        "tenant {:?} uses tier {:?}, which this change removes",
+                        t.id, t.tier
+                    ),
                 ));
             }
         }
         let mut next = app.clone();
         next.meta = app.meta.next(&current.meta);
-        self.store.replace_application(&next, app.meta.version).await?;
+        self.store
+            .replace_application(&next, app.meta.version)
+            .await?;
         Ok(next)
     }
 
-    pub async fn delete_application(&self, name: &str, expected_version: Option<u64>) -> Result<()> {
+    pub async fn delete_application(
+        &self,
+        name: &str,
+        expected_version: Option<u64>,
+    ) -> Result<()> {
         validate::slug("name", name)?;
         self.store.remove_application(name, expected_version).await
     }
@@ -189,10 +222,12 @@ impl Registry {
     }
 
     pub async fn require_application(&self, name: &str) -> Result<Application> {
-        self.get_application(name).await?.ok_or_else(|| RegistryError::NotFound {
-            kind: RecordKind::Application,
-            id: name.to_string(),
-        })
+        self.get_application(name)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound {
+                kind: RecordKind::Application,
+                id: name.to_string(),
+            })
     }
 
     pub async fn list_applications(&self) -> Result<Vec<Application>> {
@@ -213,7 +248,9 @@ impl Registry {
         let current = self.require_tenant(&tenant.id).await?;
         let mut next = tenant.clone();
         next.meta = tenant.meta.next(&current.meta);
-        self.store.replace_tenant(&next, tenant.meta.version).await?;
+        self.store
+            .replace_tenant(&next, tenant.meta.version)
+            .await?;
         Ok(next)
     }
 
@@ -228,10 +265,12 @@ impl Registry {
     }
 
     pub async fn require_tenant(&self, id: &str) -> Result<Tenant> {
-        self.get_tenant(id).await?.ok_or_else(|| RegistryError::NotFound {
-            kind: RecordKind::Tenant,
-            id: id.to_string(),
-        })
+        self.get_tenant(id)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound {
+                kind: RecordKind::Tenant,
+                id: id.to_string(),
+            })
     }
 
     pub async fn list_tenants(&self, filter: &TenantFilter) -> Result<Vec<Tenant>> {
@@ -288,14 +327,32 @@ mod tests {
     fn parses_urls() {
         assert_eq!(
             RegistryLocation::parse("sqlite:///tmp/r.db").unwrap(),
-            RegistryLocation::Sqlite { path: "/tmp/r.db".into() }
+            RegistryLocation::Sqlite {
+                path: "/tmp/r.db".into()
+            }
         );
         assert_eq!(
             RegistryLocation::parse("dynamodb://saas-registry?region=eu-west-1").unwrap(),
-            RegistryLocation::Dynamodb { table: "saas-registry".into(), region: Some("eu-west-1".into()) }
+            RegistryLocation::Dynamodb {
+                table: "saas-registry".into(),
+                region: Some("eu-west-1".into())
+            }
         );
-        for bad in ["", "sqlite://", "postgres://x", "dynamodb://a", "dynamodb://tbl?zone=1", "no-scheme"] {
-            assert!(matches!(RegistryLocation::parse(bad), Err(RegistryError::BadUrl { .. })), "{bad}");
+        for bad in [
+            "",
+            "sqlite://",
+            "postgres://x",
+            "dynamodb://a",
+            "dynamodb://tbl?zone=1",
+            "no-scheme",
+        ] {
+            assert!(
+                matches!(
+                    RegistryLocation::parse(bad),
+                    Err(RegistryError::BadUrl { .. })
+                ),
+                "{bad}"
+            );
         }
     }
 }
