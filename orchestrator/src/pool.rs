@@ -105,7 +105,7 @@ where
         let mut running = FuturesUnordered::new();
         let mut wave_failed = false;
         loop {
-            while running.len() < jobs && budget.map_or(true, |b| failures < b) {
+            while running.len() < jobs && budget.is_none_or(|b| failures < b) {
                 let Some(item) = pending.next() else { break };
                 let future = task(item.clone());
                 running.push(async move { (item, future.await) });

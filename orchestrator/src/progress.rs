@@ -14,7 +14,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(total: usize) -> Self {
-        let colour = std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+        let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             && std::io::stderr().is_terminal();
         Progress {
             total,
