@@ -10,7 +10,11 @@ use crate::exit::CliError;
 
 /// Opens the registry named by `--registry`, `SAAS_REGISTRY` or the default.
 pub async fn open_registry(global: &GlobalArgs) -> anyhow::Result<Registry> {
-    let url = saas_registry::resolve_url(global.registry.as_deref());
+    // An explicit --registry is used as given: an empty one is an error, not the default.
+    let url = match global.registry.as_deref() {
+        Some(explicit) => explicit.to_string(),
+        None => saas_registry::resolve_url(None),
+    };
     Registry::open(&url)
         .await
         .with_context(|| format!("opening registry {url}"))
@@ -62,6 +66,7 @@ pub async fn discover(
     default_status: TenantStatus,
 ) -> anyhow::Result<(Application, Vec<Tenant>)> {
     let filter = tenant_filter(selection, default_status)?;
+    saas_registry::validate::slug("application", &selection.application)?;
     let application = registry
         .get_application(&selection.application)
         .await?

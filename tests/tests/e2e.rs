@@ -8,4 +8,5 @@ mod e2e {
     mod gitlab;
     mod harness;
     mod provider;
+    mod reliability;
 }

@@ -132,6 +132,7 @@ async fn tenant_backend(
     tenant: &str,
 ) -> anyhow::Result<BackendSettings> {
     saas_registry::validate::slug("tenant", tenant)?;
+    saas_registry::validate::slug("application", application)?;
     let app = registry
         .get_application(application)
         .await?

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, ListTenantsArgs};
 use crate::discovery::{open_registry, parse_labels, parse_status};
-use crate::exit::Outcome;
+use crate::exit::{CliError, Outcome};
 use crate::render::{self, table::Table};
 
 /// A tenant as listed: everything but the sensitive values, whose names only
@@ -54,6 +54,13 @@ pub async fn run(global: &GlobalArgs, args: ListTenantsArgs) -> anyhow::Result<O
         ..Default::default()
     };
     let registry = open_registry(global).await?;
+    // A filter on an application that cannot or does not exist is a typo, not an empty fleet.
+    if let Some(application) = &filter.application {
+        saas_registry::validate::slug("application", application)?;
+        if registry.get_application(application).await?.is_none() {
+            return Err(CliError::NotFound(format!("unknown application {application:?}")).into());
+        }
+    }
     let tenants = registry.list_tenants(&filter).await?;
     let rows: Vec<TenantRow> = tenants.iter().map(TenantRow::from).collect();
     render::listing(args.output.output, &rows, |rows| {

@@ -49,6 +49,7 @@ pub async fn run(global: &GlobalArgs, args: UnlockArgs) -> anyhow::Result<Outcom
     }
     let registry = open_registry(global).await?;
     saas_registry::validate::slug("tenant", &args.tenant)?;
+    saas_registry::validate::slug("application", &args.application)?;
     let application = registry
         .get_application(&args.application)
         .await?

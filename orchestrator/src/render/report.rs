@@ -25,7 +25,7 @@ pub fn table(report: &RunReport, run_dir: &Path) -> String {
             t.duration_ms
                 .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
             run_dir.join(&t.log).display().to_string(),
-            detail(t),
+            detail(t) + &unlock_hint(report, t),
         ]);
     }
     let summary = format!(
@@ -37,6 +37,17 @@ pub fn table(report: &RunReport, run_dir: &Path) -> String {
         report.summarise().as_str()
     );
     format!("{table}{summary}")
+}
+
+/// The way out of a lock that stayed held (the holder may have died).
+fn unlock_hint(report: &RunReport, t: &TenantReport) -> String {
+    if t.lock.is_none() {
+        return String::new();
+    }
+    format!(
+        "; if that holder is gone: saasctl unlock -a {} -t {} -s {}",
+        report.application, t.tenant, report.stack
+    )
 }
 
 /// Why a tenant failed (with the lock holder), or what drifted.
