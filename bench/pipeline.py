@@ -1,0 +1,118 @@
+"""Part 4, pipeline: `saasctl pipeline gitlab` for N tenants against
+`saasctl tenants -o json` over the same SQLite registry (the registry read
+every generator has to do: the floor), and a check that every file it
+writes stays inside GitLab's limits (docs in /work/shared/TOOLCHAIN.md)."""
+
+import json
+import shutil
+
+import yaml
+
+from common import BenchError, Spread, ratios, spawn_timed, verdict
+
+MAX_JOBS = 500  # --max-jobs-per-pipeline default: GitLab.com Free
+MAX_NEEDS = 50
+MAX_MATRIX = 200
+MAX_INCLUDES = 3
+MAX_DOWNSTREAM = 1000
+MAX_FILE_BYTES = 5 * 1024 * 1024
+NOT_JOBS = {"stages", "variables", "default", "workflow", "include", "image", "services",
+            "before_script", "after_script", "cache"}
+
+
+def matrix_size(job) -> int:
+    matrix = (job.get("parallel") or {}).get("matrix") if isinstance(job.get("parallel"), dict) else None
+    total = 0
+    for entry in matrix or []:
+        combos = 1
+        for values in entry.values():
+            combos *= len(values) if isinstance(values, list) else 1
+        total += combos
+    return total
+
+
+def check_limits(out_dir, router: str, tenants: int):
+    """Walks the router and every shard it triggers; returns (files, jobs,
+    biggest file bytes, downstream pipelines). Raises on any limit broken."""
+    seen, queue = set(), [router]
+    jobs_total = biggest = downstream = 0
+    planned = set()
+    while queue:
+        name = queue.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = out_dir / name
+        size = path.stat().st_size
+        biggest = max(biggest, size)
+        if size > MAX_FILE_BYTES:
+            raise BenchError(f"{name} is {size} bytes (GitLab: 5 MB)")
+        doc = yaml.safe_load(path.read_text())
+        jobs = {k: v for k, v in doc.items() if k not in NOT_JOBS and not k.startswith(".")}
+        if len(jobs) > MAX_JOBS:
+            raise BenchError(f"{name} has {len(jobs)} jobs (limit {MAX_JOBS})")
+        jobs_total += len(jobs)
+        for job_name, job in jobs.items():
+            needs = len(job.get("needs") or [])
+            if needs > MAX_NEEDS:
+                raise BenchError(f"{name}: {job_name} has {needs} needs")
+            if matrix_size(job) > MAX_MATRIX:
+                raise BenchError(f"{name}: {job_name} has a matrix of {matrix_size(job)}")
+            include = (job.get("trigger") or {}).get("include") if isinstance(job.get("trigger"), dict) else None
+            if include:
+                downstream += 1
+                if len(include) > MAX_INCLUDES:
+                    raise BenchError(f"{name}: {job_name} includes {len(include)} files")
+                queue.extend(i["artifact"] for i in include if "artifact" in i)
+            if job_name.startswith("plan:"):
+                planned.add(job_name[len("plan:"):])
+    if downstream > MAX_DOWNSTREAM:
+        raise BenchError(f"{downstream} downstream pipelines (limit {MAX_DOWNSTREAM})")
+    if len(planned) != tenants:
+        raise BenchError(f"the pipeline plans {len(planned)} tenants, the registry holds {tenants}")
+    return len(seen), jobs_total, biggest, downstream
+
+
+def section(ctx, stamp: str) -> str:
+    n = ctx.list_tenants
+    env = dict(ctx.env, SAAS_REGISTRY=ctx.seeded_sqlite(n))
+    env.pop("CI_JOB_NAME", None)
+    work = ctx.work / "pipeline"
+    generate, listing = [], []
+    for r in range(ctx.rounds):
+        out_dir = work / f"round{r}"
+        shutil.rmtree(out_dir, ignore_errors=True)
+        out_dir.mkdir(parents=True)
+        seconds, _, _ = spawn_timed(
+            [ctx.saasctl, "pipeline", "gitlab", "-a", "bench", "-s", "examples/tenant-stack",
+             "--out", str(out_dir / "child.yml")], env, cwd=ctx.root, log=work / "generate.log")
+        generate.append(seconds)
+        seconds, _, _ = spawn_timed([ctx.saasctl, "tenants", "-a", "bench", "-o", "json"], env,
+                                    log=work / "tenants.json")
+        listing.append(seconds)
+    listed = json.loads((work / "tenants.json").read_text())
+    if len(listed) != n:
+        raise BenchError(f"`saasctl tenants` listed {len(listed)} of {n} tenants")
+    files, jobs, biggest, downstream = check_limits(out_dir, "child.yml", n)
+    ms = Spread.of([s * 1000 for s in generate])
+    vs = ratios(generate, listing)
+    return f"""## 4. pipeline: `saasctl pipeline gitlab` for {n:,} tenants
+
+{stamp}
+
+Reproduce: `scripts/bench pipeline --list-tenants {n} --rounds {ctx.rounds}`. Both
+commands are whole process runs over the same SQLite registry; the floor is
+`saasctl tenants -a bench -o json` (the registry read any generator needs).
+
+| figure | median (min–max), {ctx.rounds} rounds | target | |
+| --- | --- | --- | --- |
+| `pipeline gitlab` time | {ms.fmt(0, ' ms')} | ≤ 200 ms | {verdict(ms.median, 200, True)} |
+| `pipeline gitlab` ÷ `tenants -o json` | {vs.fmt()} | | |
+
+Within GitLab's limits (checked by parsing every file back): {files} files
+(the router and its shards), {jobs:,} jobs in all, at most {MAX_JOBS} per file,
+≤ {MAX_NEEDS} `needs` per job, ≤ {MAX_INCLUDES} `trigger:include` files,
+{downstream} downstream pipelines (≤ {MAX_DOWNSTREAM}), largest file
+{biggest / 1024:.0f} KB (≤ 5 MB); every tenant planned exactly once.
+Context: `tenants -o json` {Spread.of([s * 1000 for s in listing]).fmt(0, ' ms')}.
+"""
