@@ -384,6 +384,20 @@ async fn fans_out_over_two_applications_in_both_isolation_modes() {
     let junit = std::fs::read_to_string(fleet.runs_dir().join("p1/junit.xml")).unwrap();
     assert_eq!(junit.matches("<testcase").count(), 3, "{junit}");
 
+    // Like a fresh CI job that only has the plan run's artifacts: no stack
+    // copy, provider install or Terraform data dirs.
+    let p1_dir = fleet.runs_dir().join("p1");
+    for dir in [
+        "stack",
+        ".init",
+        ".plugin-cache",
+        "w1/.terraform",
+        "w2/.terraform",
+        "w3/.terraform",
+    ] {
+        std::fs::remove_dir_all(p1_dir.join(dir)).unwrap();
+    }
+
     let f = fleet.clone();
     let s1 = s.clone();
     spawn_blocking(move || {
@@ -545,9 +559,9 @@ async fn fans_out_over_two_applications_in_both_isolation_modes() {
     );
     assert_no_secret(&fleet, &secret);
     // The saved plan itself holds no secret either (the stack declares it ephemeral).
-    let p1_dir = fleet.runs_dir().join("p1");
-    let show = run(saas_e2e::terraform(&p1_dir.join("stack"))
-        .env("TF_DATA_DIR", p1_dir.join("w2/.terraform"))
+    let a1_dir = fleet.runs_dir().join("a1");
+    let show = run(saas_e2e::terraform(&a1_dir.join("stack"))
+        .env("TF_DATA_DIR", a1_dir.join("w2/.terraform"))
         .args(["show", "-json", "-no-color"])
         .arg(p1_dir.join("w2/plan.tfplan")));
     assert!(
