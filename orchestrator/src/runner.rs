@@ -169,7 +169,7 @@ impl TerraformSettings {
             let kind = classify(&out.stderr);
             let retryable = match kind {
                 FailureKind::LockHeld(_) => true,
-                FailureKind::Transient(_) => retry_transient,
+                FailureKind::Transient(_) => retry_transient || failed_before_changes(&out.stderr),
                 FailureKind::Permanent => false,
             };
             if retryable && attempt < self.retry.attempts {
@@ -257,6 +257,12 @@ pub fn classify(stderr: &str) -> FailureKind {
         .map_or(FailureKind::Permanent, |(_, kind)| {
             FailureKind::Transient(kind)
         })
+}
+
+/// Whether Terraform failed while reading the state, before it could change
+/// anything: then even an apply may be retried after a transient error.
+pub fn failed_before_changes(stderr: &str) -> bool {
+    stderr.contains("error loading state") || stderr.contains("Failed to load state")
 }
 
 /// The `Lock Info:` block Terraform prints when a lock is held.
@@ -364,6 +370,19 @@ mod tests {
             FailureKind::Transient("throttling")
         );
         assert_eq!(classify("Error: Invalid reference"), FailureKind::Permanent);
+    }
+
+    #[test]
+    fn only_state_loading_failures_happen_before_changes() {
+        let refused = "Error: error loading state: Unable to list objects in S3 bucket \"b\": \
+                       dial tcp 127.0.0.1:4566: connect: connection refused";
+        assert!(failed_before_changes(refused));
+        assert_eq!(
+            classify(refused),
+            FailureKind::Transient("connection refused")
+        );
+        let mid_apply = "Error: Failed to persist state to backend: connection refused";
+        assert!(!failed_before_changes(mid_apply));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod concurrent_fanout;
 mod crash;
 mod hostile;
+mod outage;
 mod registry_race;
 mod secrets;
 
