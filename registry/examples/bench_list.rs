@@ -7,12 +7,12 @@
 //! ```
 //!
 //! `list` prints one JSON object: the tenant count and, per round, the
-//! milliseconds of the registry's listing and of the floor, measured side by
-//! side (registry, floor, registry, floor, ...) in this one process. The
+//! milliseconds of the registry's listing and of the floors, measured side by
+//! side (registry, floor, decoded floor, registry, ...) in this one process. The
 //! floor reads the same rows without the registry: for SQLite the same
 //! SELECT through rusqlite, for DynamoDB a plain aws-sdk Query loop over the
-//! application's membership partition. Neither floor decodes the JSON
-//! bodies, so the ratio is what decoding and the registry's layers cost.
+//! application's membership partition; and that floor again with the JSON
+//! bodies decoded into `Tenant`s, the least any typed listing must do.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -114,21 +114,24 @@ async fn list(url: &str, app: &str, rounds: usize) -> Result<(), BoxError> {
     let filter = TenantFilter::for_application(app);
     // Warm-up: connections, page cache and SQLite's statement cache.
     let tenants = registry.list_tenants(&filter).await?.len();
-    let floor_rows = floor.read(app).await?;
+    let floor_rows = floor.read(app).await?.len();
     if floor_rows != tenants {
         return Err(
             format!("the floor read {floor_rows} rows, the registry {tenants} tenants").into(),
         );
     }
-    let (mut registry_ms, mut floor_ms) = (Vec::new(), Vec::new());
+    let (mut registry_ms, mut floor_ms, mut decoded_ms) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let start = Instant::now();
         let listed = registry.list_tenants(&filter).await?.len();
         registry_ms.push(start.elapsed().as_secs_f64() * 1e3);
         let start = Instant::now();
-        let read = floor.read(app).await?;
+        let read = floor.read(app).await?.len();
         floor_ms.push(start.elapsed().as_secs_f64() * 1e3);
-        if (listed, read) != (tenants, tenants) {
+        let start = Instant::now();
+        let decoded = decode(floor.read(app).await?)?.len();
+        decoded_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        if (listed, read, decoded) != (tenants, tenants, tenants) {
             return Err("the tenant count changed during the benchmark".into());
         }
     }
@@ -137,6 +140,7 @@ async fn list(url: &str, app: &str, rounds: usize) -> Result<(), BoxError> {
         "tenants": tenants,
         "registry_ms": registry_ms,
         "floor_ms": floor_ms,
+        "floor_decoded_ms": decoded_ms,
     });
     println!("{report}");
     Ok(())
@@ -173,8 +177,8 @@ impl Floor {
         }
     }
 
-    /// Reads every tenant row of `app` and returns how many there were.
-    async fn read(&self, app: &str) -> Result<usize, BoxError> {
+    /// The stored JSON body of every tenant of `app`.
+    async fn read(&self, app: &str) -> Result<Vec<String>, BoxError> {
         match self {
             // The statement `SqliteStore::list_tenants` runs.
             Floor::Sqlite(conn) => {
@@ -187,9 +191,9 @@ impl Floor {
                 })?;
                 let mut bodies = Vec::new();
                 for row in rows {
-                    bodies.push(row?);
+                    bodies.push(row?.1);
                 }
-                Ok(bodies.len())
+                Ok(bodies)
             }
             // The membership partition `APP#<app>` of the single-table
             // layout (registry/src/dynamodb/items.rs), page by page.
@@ -210,10 +214,25 @@ impl Floor {
                     items.extend(page.items.unwrap_or_default());
                     match page.last_evaluated_key {
                         Some(key) if !key.is_empty() => start = Some(key),
-                        _ => return Ok(items.len()),
+                        _ => break,
                     }
                 }
+                items
+                    .into_iter()
+                    .map(|mut item| match item.remove("body") {
+                        Some(AttributeValue::S(body)) => Ok(body),
+                        _ => Err("a membership item without a string body".into()),
+                    })
+                    .collect()
             }
         }
     }
+}
+
+/// The floor plus decoding: what any typed listing has to do at least.
+fn decode(bodies: Vec<String>) -> Result<Vec<Tenant>, BoxError> {
+    Ok(bodies
+        .iter()
+        .map(|body| serde_json::from_str(body))
+        .collect::<Result<_, _>>()?)
 }
