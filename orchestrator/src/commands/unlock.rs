@@ -123,7 +123,12 @@ pub async fn run(global: &GlobalArgs, args: UnlockArgs) -> anyhow::Result<Outcom
         .run_retrying(&inv, &init, &[0], true)
         .await
         .context("terraform init")?;
-    let unlock: Vec<String> = vec!["force-unlock".into(), "-force".into(), lock.id.clone()];
+    let unlock: Vec<String> = vec![
+        "force-unlock".into(),
+        "-no-color".into(),
+        "-force".into(),
+        lock.id.clone(),
+    ];
     terraform
         .run_retrying(&inv, &unlock, &[0], false)
         .await
