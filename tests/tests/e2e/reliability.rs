@@ -57,6 +57,11 @@ impl Fleet {
         self.dir.path()
     }
 
+    /// The S3/DynamoDB endpoint this fleet's saasctl talks to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     pub fn registry(&self) -> Registry {
         block_on(Registry::open(&self.url)).unwrap()
     }

@@ -94,7 +94,7 @@ fn two_fanouts_at_once_lose_no_state() {
         assert_eq!(applied_by.len(), 1, "{id} was created by {applied_by:?}");
         let backend = derive_backend(&app, id).unwrap();
         let versions = block_on(state_versions(
-            &fleet_endpoint(),
+            fleet.endpoint(),
             &backend.bucket,
             &backend.key,
         ));
@@ -110,8 +110,4 @@ fn two_fanouts_at_once_lose_no_state() {
          => all {TENANTS} applied as configured; {versions_checked} S3 state versions all parse, one lineage, \
          serials strictly increasing; {lock_waits} lock waits retried, {locked_reports} tenants reported locked"
     );
-}
-
-fn fleet_endpoint() -> String {
-    saas_e2e::moto_url()
 }

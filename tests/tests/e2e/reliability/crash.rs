@@ -175,7 +175,7 @@ fn kill_9_mid_run_then_resume_converges_without_rerunning() {
         .keys()
         .map(|id| {
             let b = derive_backend(&app, id).unwrap();
-            let n = block_on(state_versions(&fleet_url(), &b.bucket, &b.key)).len();
+            let n = block_on(state_versions(fleet.endpoint(), &b.bucket, &b.key)).len();
             (id.clone(), n)
         })
         .collect();
@@ -239,7 +239,7 @@ fn kill_9_mid_run_then_resume_converges_without_rerunning() {
             all[id]
         );
         let b = derive_backend(&app, id).unwrap();
-        let versions = block_on(state_versions(&fleet_url(), &b.bucket, &b.key));
+        let versions = block_on(state_versions(fleet.endpoint(), &b.bucket, &b.key));
         assert_serials(&versions, id);
         assert_eq!(replicas_in(&versions[0].1), 1 + i % 2, "{id}");
         if let Some(before) = done_before.get(id) {
@@ -261,8 +261,4 @@ fn kill_9_mid_run_then_resume_converges_without_rerunning() {
         TENANTS - done_before.len(),
         done_before.len()
     );
-}
-
-fn fleet_url() -> String {
-    saas_e2e::moto_url()
 }

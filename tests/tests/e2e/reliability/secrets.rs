@@ -166,7 +166,7 @@ fn secrets_reach_no_output_log_report_or_yaml() {
     for id in ["s1", "s2", "s3"] {
         let backend = derive_backend(&app, id).unwrap();
         let bytes = block_on(async {
-            let s3 = s3_at(&saas_e2e::moto_url()).await;
+            let s3 = s3_at(fleet.endpoint()).await;
             let object = s3
                 .get_object()
                 .bucket(&backend.bucket)
