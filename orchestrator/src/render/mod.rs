@@ -1,5 +1,6 @@
 //! Rendering: tables for people, JSON for machines, JUnit and GitLab YAML for CI.
 
+pub mod bootstrap;
 pub mod gitlab;
 pub mod junit;
 pub mod report;
