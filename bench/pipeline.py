@@ -80,12 +80,14 @@ def section(ctx, stamp: str) -> str:
     work = ctx.work / "pipeline"
     generate, listing = [], []
     for r in range(ctx.rounds):
+        # A project directory, as the generate job has: shard files are job artifacts,
+        # so the output goes to a path inside it.
         out_dir = work / f"round{r}"
         shutil.rmtree(out_dir, ignore_errors=True)
-        out_dir.mkdir(parents=True)
+        (out_dir / "stack").mkdir(parents=True)
         seconds, _, _ = spawn_timed(
-            [ctx.saasctl, "pipeline", "gitlab", "-a", "bench", "-s", "examples/tenant-stack",
-             "--out", str(out_dir / "child.yml")], env, cwd=ctx.root, log=work / "generate.log")
+            [ctx.saasctl, "pipeline", "gitlab", "-a", "bench", "-s", "stack", "--out", "child.yml"],
+            env, cwd=out_dir, log=work / "generate.log")
         generate.append(seconds)
         seconds, _, _ = spawn_timed([ctx.saasctl, "tenants", "-a", "bench", "-o", "json"], env,
                                     log=work / "tenants.json")

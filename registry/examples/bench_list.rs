@@ -2,7 +2,8 @@
 //! `pipeline` part): not a test, nothing is asserted about time.
 //!
 //! ```text
-//! bench_list seed URL APP N      # create APP and tenants t00000..t{N-1} (existing ones are kept)
+//! bench_list seed URL APP N      # create APP and tenants t00000..t{N-1} (existing ones are kept;
+//!                                # DynamoDB: bulk-loaded, see `bulk_load`)
 //! bench_list list URL APP ROUNDS # time Registry::list_tenants against the floor, interleaved
 //! ```
 //!
@@ -14,14 +15,15 @@
 //! application's membership partition; and that floor again with the JSON
 //! bodies decoded into `Tenant`s, the least any typed listing must do.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use saas_registry::{
-    Application, Registry, RegistryError, RegistryLocation, StateConfig, Tenant, TenantFilter,
+    Application, RecordMeta, Registry, RegistryError, RegistryLocation, StateConfig, Tenant,
+    TenantFilter,
 };
 use tokio::task::JoinSet;
 
@@ -72,6 +74,9 @@ async fn seed(url: &str, app_name: &str, n: usize) -> Result<(), BoxError> {
             .create_application(&Application::new(app_name, state))
             .await?;
     }
+    if let RegistryLocation::Dynamodb { table, region } = RegistryLocation::parse(url)? {
+        return bulk_load(&dynamodb_client(region).await, &table, app_name, n).await;
+    }
     let registry = Arc::new(registry);
     let mut writes = JoinSet::new();
     for i in 0..n {
@@ -87,8 +92,8 @@ async fn seed(url: &str, app_name: &str, n: usize) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// A tenant shaped like a real one: a few variables and labels.
-async fn create_tenant(registry: &Registry, app: &str, i: usize) -> Result<(), RegistryError> {
+/// Tenant `i`, shaped like a real one: a few variables and labels.
+fn bench_tenant(app: &str, i: usize) -> Tenant {
     let id = tenant_id(i);
     let mut tenant = Tenant::new(
         &id,
@@ -102,10 +107,79 @@ async fn create_tenant(registry: &Registry, app: &str, i: usize) -> Result<(), R
         ("plan_message".to_string(), "bench".to_string()),
     ]);
     tenant.labels = BTreeMap::from([("wave".to_string(), format!("w{}", i % 4))]);
-    match registry.create_tenant(&tenant).await {
+    tenant
+}
+
+async fn create_tenant(registry: &Registry, app: &str, i: usize) -> Result<(), RegistryError> {
+    match registry.create_tenant(&bench_tenant(app, i)).await {
         Ok(_) | Err(RegistryError::AlreadyExists { .. }) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// Loads the tenants into DynamoDB with BatchWriteItem: the same items a
+/// registry write makes (`registry/src/dynamodb/items.rs`: the tenant item,
+/// its membership item, the application's `tenant_count`). moto copies the
+/// whole table on every TransactWriteItems, so 10,000 registry writes there
+/// take about an hour; the listing being measured reads the same items.
+async fn bulk_load(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    app: &str,
+    n: usize,
+) -> Result<(), BoxError> {
+    let now =
+        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
+    let mut requests = Vec::new();
+    for i in 0..n {
+        let mut tenant = bench_tenant(app, i);
+        saas_registry::validate::tenant(&tenant)?;
+        tenant.meta = RecordMeta {
+            created_at: now.clone(),
+            updated_at: now.clone(),
+            version: 1,
+        };
+        let body = serde_json::to_string(&tenant)?;
+        for pk in ["TENANT".to_string(), format!("APP#{app}")] {
+            let item = HashMap::from([
+                ("PK".to_string(), AttributeValue::S(pk)),
+                ("SK".to_string(), AttributeValue::S(tenant.id.clone())),
+                ("version".to_string(), AttributeValue::N("1".into())),
+                ("body".to_string(), AttributeValue::S(body.clone())),
+            ]);
+            let put = PutRequest::builder().set_item(Some(item)).build()?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+    }
+    for batch in requests.chunks(25) {
+        let mut pending = Some(HashMap::from([(table.to_string(), batch.to_vec())]));
+        while let Some(items) = pending.filter(|p| p.values().any(|v| !v.is_empty())) {
+            let out = client
+                .batch_write_item()
+                .set_request_items(Some(items))
+                .send()
+                .await?;
+            pending = out.unprocessed_items;
+        }
+    }
+    client
+        .update_item()
+        .table_name(table)
+        .key("PK", AttributeValue::S("APP".into()))
+        .key("SK", AttributeValue::S(app.to_string()))
+        .update_expression("SET tenant_count = :n")
+        .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
+        .send()
+        .await?;
+    Ok(())
+}
+
+async fn dynamodb_client(region: Option<String>) -> aws_sdk_dynamodb::Client {
+    let mut config = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = region {
+        config = config.region(aws_config::Region::new(region));
+    }
+    aws_sdk_dynamodb::Client::new(&config.load().await)
 }
 
 async fn list(url: &str, app: &str, rounds: usize) -> Result<(), BoxError> {
@@ -159,14 +233,10 @@ impl Floor {
     async fn open(url: &str) -> Result<Self, BoxError> {
         Ok(match RegistryLocation::parse(url)? {
             RegistryLocation::Sqlite { path } => Floor::Sqlite(rusqlite::Connection::open(path)?),
-            RegistryLocation::Dynamodb { table, region } => {
-                let mut config = aws_config::defaults(aws_config::BehaviorVersion::latest());
-                if let Some(region) = region {
-                    config = config.region(aws_config::Region::new(region));
-                }
-                let client = aws_sdk_dynamodb::Client::new(&config.load().await);
-                Floor::Dynamodb { client, table }
-            }
+            RegistryLocation::Dynamodb { table, region } => Floor::Dynamodb {
+                client: dynamodb_client(region).await,
+                table,
+            },
         })
     }
 
