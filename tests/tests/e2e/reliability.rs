@@ -97,6 +97,13 @@ impl Fleet {
         block_on(self.registry().create_tenant(&t)).unwrap();
     }
 
+    /// Tenants `ids` of `app`, no secrets; the i-th has `1 + i % cycle` replicas.
+    pub fn add_tenants(&self, app: &str, ids: &[String], cycle: u32) {
+        for (i, id) in ids.iter().enumerate() {
+            self.add_tenant(app, id, 1 + (i as u32 % cycle), &[]);
+        }
+    }
+
     pub fn runs_dir(&self) -> PathBuf {
         self.path().join(".saas/runs")
     }
@@ -176,6 +183,31 @@ pub fn text(output: &Output) -> String {
 /// The example per-tenant stack.
 pub fn stack() -> String {
     root().join("examples/tenant-stack").display().to_string()
+}
+
+/// `apply -a web -s STACK -j 2 --attempts ATTEMPTS --retry-delay RETRY_DELAY EXTRA...`
+/// (the fan-out the crash, outage and concurrency scenarios run).
+pub fn web_apply<'a>(
+    stack: &'a str,
+    attempts: &'a str,
+    retry_delay: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "apply",
+        "-a",
+        "web",
+        "-s",
+        stack,
+        "-j",
+        "2",
+        "--attempts",
+        attempts,
+        "--retry-delay",
+        retry_delay,
+    ];
+    args.extend_from_slice(extra);
+    args
 }
 
 /// Tenant id -> report entry.

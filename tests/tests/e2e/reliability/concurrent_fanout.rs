@@ -5,7 +5,9 @@
 
 use saas_registry::derive_backend;
 
-use super::{assert_serials, block_on, replicas_in, stack, state_versions, tenants, Fleet};
+use super::{
+    assert_serials, block_on, replicas_in, stack, state_versions, tenants, web_apply, Fleet,
+};
 
 const TENANTS: u32 = 8;
 
@@ -14,9 +16,7 @@ fn two_fanouts_at_once_lose_no_state() {
     let fleet = Fleet::new();
     let app = fleet.add_app("web");
     let ids: Vec<String> = (1..=TENANTS).map(|i| format!("c{i}")).collect();
-    for (i, id) in ids.iter().enumerate() {
-        fleet.add_tenant("web", id, 1 + (i as u32 % 3), &[]);
-    }
+    fleet.add_tenants("web", &ids, 3);
     fleet.bootstrap("web");
     let s = stack();
 
@@ -25,21 +25,7 @@ fn two_fanouts_at_once_lose_no_state() {
         .iter()
         .map(|run| {
             fleet
-                .saasctl(&[
-                    "apply",
-                    "-a",
-                    "web",
-                    "-s",
-                    &s,
-                    "-j",
-                    "2",
-                    "--attempts",
-                    "8",
-                    "--retry-delay",
-                    "0.5",
-                    "--run-id",
-                    run,
-                ])
+                .saasctl(&web_apply(&s, "8", "0.5", &["--run-id", run]))
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()

@@ -13,7 +13,9 @@ use saas_e2e::dynamodb_client;
 use saas_registry::{derive_backend, Application};
 use serde_json::Value;
 
-use super::{assert_serials, block_on, replicas_in, stack, state_versions, tenants, text, Fleet};
+use super::{
+    assert_serials, block_on, replicas_in, stack, state_versions, tenants, text, web_apply, Fleet,
+};
 
 const TENANTS: usize = 12;
 
@@ -114,31 +116,11 @@ fn kill_9_mid_run_then_resume_converges_without_rerunning() {
     let app = fleet.add_app("web");
     let table = app.state.lock_table.clone().unwrap();
     let ids: Vec<String> = (1..=TENANTS).map(|i| format!("k{i:02}")).collect();
-    for (i, id) in ids.iter().enumerate() {
-        fleet.add_tenant("web", id, 1 + (i as u32 % 2), &[]);
-    }
+    fleet.add_tenants("web", &ids, 2);
     fleet.bootstrap("web");
     let s = stack();
-    let fanout = |extra: &[&str]| {
-        let mut args = vec![
-            "apply",
-            "-a",
-            "web",
-            "-s",
-            &s,
-            "-j",
-            "2",
-            "--attempts",
-            "2",
-            "--retry-delay",
-            "0.2",
-        ];
-        args.extend_from_slice(extra);
-        args.into_iter().map(String::from).collect::<Vec<_>>()
-    };
 
-    let args = fanout(&["--run-id", "crash"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = web_apply(&s, "2", "0.2", &["--run-id", "crash"]);
     let mut child = fleet
         .saasctl(&args)
         .stdout(Stdio::null())
@@ -185,8 +167,7 @@ fn kill_9_mid_run_then_resume_converges_without_rerunning() {
     );
 
     // Resume: the stale lock fails its tenant with the holder and the way out.
-    let args = fanout(&["--resume", "crash"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = web_apply(&s, "2", "0.2", &["--resume", "crash"]);
     let out = fleet.expect(&args, 1);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let row = stdout

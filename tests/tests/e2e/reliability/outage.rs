@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use saas_registry::derive_backend;
 use serde_json::Value;
 
-use super::{assert_serials, block_on, replicas_in, stack, state_versions, tenants, text, Fleet};
+use super::{
+    assert_serials, block_on, replicas_in, stack, state_versions, tenants, text, web_apply, Fleet,
+};
 
 const TENANTS: usize = 4;
 
@@ -128,31 +130,11 @@ fn endpoint_outage_mid_run_fails_per_tenant_and_resumes() {
     let fleet = Fleet::on(&moto.url());
     let app = fleet.add_app("web");
     let ids: Vec<String> = (1..=TENANTS).map(|i| format!("o{i}")).collect();
-    for (i, id) in ids.iter().enumerate() {
-        fleet.add_tenant("web", id, 1 + (i as u32 % 2), &[]);
-    }
+    fleet.add_tenants("web", &ids, 2);
     fleet.bootstrap("web");
     let s = stack();
-    let apply = |extra: &[&str]| {
-        let mut args = vec![
-            "apply",
-            "-a",
-            "web",
-            "-s",
-            &s,
-            "-j",
-            "2",
-            "--attempts",
-            "2",
-            "--retry-delay",
-            "0.5",
-        ];
-        args.extend_from_slice(extra);
-        args.into_iter().map(String::from).collect::<Vec<_>>()
-    };
 
-    let args = apply(&["--run-id", "outage"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = web_apply(&s, "2", "0.5", &["--run-id", "outage"]);
     let run = fleet
         .saasctl(&args)
         .stdout(Stdio::piped())
@@ -190,8 +172,7 @@ fn endpoint_outage_mid_run_fails_per_tenant_and_resumes() {
     assert!(failed > 0, "the outage failed no tenant: {during}");
 
     moto.restart();
-    let args = apply(&["--resume", "outage"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = web_apply(&s, "2", "0.5", &["--resume", "outage"]);
     let out = fleet.saasctl(&args).output().unwrap();
     let mut unlocked = Vec::new();
     if out.status.code() == Some(1) {
