@@ -2,47 +2,18 @@
 //! registry calls: every case is rejected naming its field, nothing changes.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
-use serde::Deserialize;
-
+use crate::hostile_corpus::{self, Case};
 use crate::{
     Application, Isolation, LockKind, Registry, RegistryError, StateConfig, Tenant, TenantFilter,
 };
 
-#[derive(Deserialize)]
-struct Corpus {
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct Case {
-    target: String,
-    value: Option<String>,
-    repeat: Option<String>,
-    times: Option<usize>,
-    field: String,
-    why: String,
-}
-
-impl Case {
-    fn value(&self) -> String {
-        match (&self.value, &self.repeat, self.times) {
-            (Some(v), _, _) => v.clone(),
-            (None, Some(r), Some(n)) => r.repeat(n),
-            _ => panic!("case {:?} has neither value nor repeat/times", self.why),
-        }
-    }
-}
-
 fn corpus() -> Vec<Case> {
-    let path = concat!(
+    hostile_corpus::load(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../testdata/hostile-inputs.json"
-    );
-    let text = std::fs::read_to_string(path).expect("read hostile corpus");
-    serde_json::from_str::<Corpus>(&text)
-        .expect("parse hostile corpus")
-        .cases
+    )))
 }
 
 fn valid_tenant(app: &str) -> Tenant {

@@ -6,6 +6,8 @@ pub mod backend;
 mod codec;
 pub mod dynamodb;
 mod error;
+#[doc(hidden)]
+pub mod hostile_corpus;
 #[cfg(test)]
 mod hostile_tests;
 pub mod model;

@@ -7,41 +7,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use saas_e2e::{moto_url, run_ok, sqlite_url, terraform, unique_name};
+use saas_registry::hostile_corpus::{self, Case};
 use saas_registry::{Application, Isolation, LockKind, Registry, StateConfig};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{block_on, s3_at, stack, text, Fleet};
 
-#[derive(Deserialize)]
-struct Corpus {
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    target: String,
-    value: Option<String>,
-    repeat: Option<String>,
-    times: Option<usize>,
-    field: String,
-    why: String,
-}
-
-impl Case {
-    fn value(&self) -> String {
-        match (&self.value, &self.repeat, self.times) {
-            (Some(v), _, _) => v.clone(),
-            (None, Some(r), Some(n)) => r.repeat(n),
-            _ => panic!("case {:?} has neither value nor repeat/times", self.why),
-        }
-    }
-}
-
 fn corpus() -> Vec<Case> {
-    let path = saas_e2e::root().join("testdata/hostile-inputs.json");
-    let text = std::fs::read_to_string(path).unwrap();
-    let cases = serde_json::from_str::<Corpus>(&text).unwrap().cases;
+    let cases = hostile_corpus::load(&saas_e2e::root().join("testdata/hostile-inputs.json"));
     assert!(cases.len() >= 60, "the corpus must hold at least 60 cases");
     cases
 }
