@@ -14,12 +14,7 @@ const RACE_ROUNDS: u64 = 10;
 /// round: exactly one wins, the other gets Conflict, and the stored record
 /// is the winner's.
 pub async fn race_same_tenant(fx: &Fixture) {
-    let setup = fx.open().await;
-    setup.create_application(&app("shop")).await.unwrap();
-    setup
-        .create_tenant(&tenant("acme", "basic", &["shop"]))
-        .await
-        .unwrap();
+    let setup = fx.open_with_acme().await;
     let writers = [fx.open().await, fx.open().await];
 
     for round in 0..RACE_ROUNDS {

@@ -105,6 +105,18 @@ impl Fixture {
         }
     }
 
+    /// `open()` after creating application `shop` and the basic tenant
+    /// `acme` in it (the starting point of the race tests).
+    pub async fn open_with_acme(&self) -> Registry {
+        let setup = self.open().await;
+        setup.create_application(&app("shop")).await.unwrap();
+        setup
+            .create_tenant(&tenant("acme", "basic", &["shop"]))
+            .await
+            .unwrap();
+        setup
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use saas_registry::dynamodb::{DynamoSettings, DynamoStore};
 use saas_registry::{Registry, RegistryError};
 
-use crate::fixture::{app, tenant, Fixture};
+use crate::fixture::Fixture;
 
 /// Set in a writer process: what to write and how to meet the other writer.
 const WORKER_ENV: &str = "SAAS_CONFORMANCE_RACE_WORKER";
@@ -30,12 +30,7 @@ struct Job {
 }
 
 pub async fn race_between_processes(fx: &Fixture) {
-    let setup = fx.open().await;
-    setup.create_application(&app("shop")).await.unwrap();
-    setup
-        .create_tenant(&tenant("acme", "basic", &["shop"]))
-        .await
-        .unwrap();
+    let setup = fx.open_with_acme().await;
     let dir = tempfile::tempdir().unwrap();
     for round in 0..ROUNDS {
         let go = dir.path().join(format!("go-{round}"));
