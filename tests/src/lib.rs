@@ -82,6 +82,30 @@ fn base36(mut n: u64) -> String {
     String::from_utf8(out).expect("ascii digits")
 }
 
+/// A basic-tier tenant `id` ("Tenant ID", `ops@ID.example`) of `app` with
+/// `variables` (inserted in order) and `secrets` as sensitive variables.
+pub fn tenant(
+    app: &str,
+    id: &str,
+    variables: &[(&str, &str)],
+    secrets: &[(&str, &str)],
+) -> saas_registry::Tenant {
+    let mut t = saas_registry::Tenant::new(
+        id,
+        format!("Tenant {id}"),
+        format!("ops@{id}.example"),
+        "basic",
+    );
+    t.applications.insert(app.to_string());
+    for (k, v) in variables {
+        t.variables.insert(k.to_string(), v.to_string());
+    }
+    for (k, v) in secrets {
+        t.sensitive_variables.insert(k.to_string(), v.to_string());
+    }
+    t
+}
+
 /// A `sqlite://` registry URL for a fresh database file in `dir`.
 pub fn sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("registry.db").display())

@@ -47,14 +47,7 @@ impl Fixture {
     }
 
     fn tenant(&self, id: &str) -> Tenant {
-        let mut t = Tenant::new(
-            id,
-            format!("Tenant {id}"),
-            format!("ops@{id}.example"),
-            "basic",
-        );
-        t.applications.insert(self.app.name.clone());
-        t
+        saas_e2e::tenant(&self.app.name, id, &[], &[])
     }
 
     fn backend(&self, id: &str) -> saas_registry::BackendSettings {

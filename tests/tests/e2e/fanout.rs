@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use saas_e2e::{bin, dynamodb_client, moto_url, root, run, s3_client, sqlite_url, unique_name};
-use saas_registry::{Application, Isolation, LockKind, Registry, StateConfig, Tenant};
+use saas_registry::{Application, Isolation, LockKind, Registry, StateConfig};
 use serde_json::Value;
 
 /// A registry in a temp dir, the runs directory beside it, and every
@@ -58,20 +58,12 @@ impl Fleet {
         vars: &[(&str, &str)],
         secrets: &[(&str, &str)],
     ) {
-        let mut t = Tenant::new(
-            id,
-            format!("Tenant {id}"),
-            format!("ops@{id}.example"),
-            "basic",
-        );
-        t.applications.insert(app.to_string());
-        t.variables.insert("replicas".into(), replicas.to_string());
-        for (k, v) in vars {
-            t.variables.insert(k.to_string(), v.to_string());
-        }
-        for (k, v) in secrets {
-            t.sensitive_variables.insert(k.to_string(), v.to_string());
-        }
+        let replicas = replicas.to_string();
+        let vars: Vec<(&str, &str)> = [("replicas", replicas.as_str())]
+            .into_iter()
+            .chain(vars.iter().copied())
+            .collect();
+        let t = saas_e2e::tenant(app, id, &vars, secrets);
         self.registry().await.create_tenant(&t).await.unwrap();
     }
 

@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 use saas_e2e::{
     bin, gitlab_ci_local, moto_url, root, run, run_ok, s3_client, sqlite_url, unique_name,
 };
-use saas_registry::{Application, Registry, StateConfig, Tenant};
+use saas_registry::{Application, Registry, StateConfig};
 use serde_yaml::Mapping;
 
 /// A stack repository in a temp dir (git-initialised, as gitlab-ci-local
@@ -70,16 +70,7 @@ impl StackRepo {
     }
 
     async fn add_tenant(&self, id: &str, variables: &[(&str, &str)]) {
-        let mut t = Tenant::new(
-            id,
-            format!("Tenant {id}"),
-            format!("ops@{id}.example"),
-            "basic",
-        );
-        t.applications.insert(self.app.name.clone());
-        for (k, v) in variables {
-            t.variables.insert(k.to_string(), v.to_string());
-        }
+        let t = saas_e2e::tenant(&self.app.name, id, variables, &[]);
         Registry::open(&self.registry_url())
             .await
             .unwrap()

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use saas_e2e::{bin, moto_url, root, sqlite_url, unique_name};
-use saas_registry::{Application, Registry, StateConfig, Tenant};
+use saas_registry::{Application, Registry, StateConfig};
 use serde_json::Value;
 
 /// Runs a future to completion on a private runtime (the tests are sync:
@@ -83,17 +83,7 @@ impl Fleet {
 
     /// A tenant of `app` with `replicas` and the given secrets.
     pub fn add_tenant(&self, app: &str, id: &str, replicas: u32, secrets: &[(&str, &str)]) {
-        let mut t = Tenant::new(
-            id,
-            format!("Tenant {id}"),
-            format!("ops@{id}.example"),
-            "basic",
-        );
-        t.applications.insert(app.to_string());
-        t.variables.insert("replicas".into(), replicas.to_string());
-        for (k, v) in secrets {
-            t.sensitive_variables.insert(k.to_string(), v.to_string());
-        }
+        let t = saas_e2e::tenant(app, id, &[("replicas", &replicas.to_string())], secrets);
         block_on(self.registry().create_tenant(&t)).unwrap();
     }
 
