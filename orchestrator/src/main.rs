@@ -23,6 +23,8 @@ mod rollout;
 mod runner;
 mod runs;
 mod tenant_job;
+#[cfg(test)]
+mod test_fixtures;
 mod workspace;
 
 fn main() -> ExitCode {

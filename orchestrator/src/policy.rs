@@ -252,21 +252,8 @@ pub fn glob_matches(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use saas_registry::{derive_backend, Application, Isolation, LockKind, StateConfig};
-
-    fn app(isolation: Isolation, lock: LockKind) -> Application {
-        Application::new(
-            "web",
-            StateConfig {
-                isolation,
-                bucket: (isolation == Isolation::Prefix).then(|| "acme-state".into()),
-                bucket_prefix: (isolation == Isolation::Bucket).then(|| "acme".into()),
-                lock,
-                lock_table: (lock == LockKind::Dynamodb).then(|| "acme-locks".into()),
-                ..Default::default()
-            },
-        )
-    }
+    use crate::test_fixtures::app;
+    use saas_registry::{derive_backend, Application, Isolation, LockKind};
 
     /// Every Resource and condition value of a policy: what it can match.
     fn patterns(policy: &Value) -> Vec<String> {

@@ -117,6 +117,23 @@ struct Found {
     drifted: Vec<String>,
 }
 
+impl Found {
+    /// An apply that went through: "applied", or "no-changes" when it had
+    /// nothing to do.
+    fn applied(counts: ChangeCounts) -> Self {
+        let result = if counts == ChangeCounts::default() {
+            TenantResult::NoChanges
+        } else {
+            TenantResult::Applied
+        };
+        Found {
+            result: Some(result),
+            counts,
+            drifted: Vec::new(),
+        }
+    }
+}
+
 /// Runs one tenant's operation. Never panics or errors: every failure is in
 /// the outcome, so one tenant never stops the others.
 pub async fn run_tenant(ctx: &JobContext, tenant: &Tenant) -> TenantOutcome {
@@ -229,16 +246,7 @@ async fn run_steps(
             // so a concurrent run waits for it instead of applying a plan
             // that went stale in between.
             let counts = step.apply_direct(&[], attempts).await?;
-            let result = if counts == ChangeCounts::default() {
-                TenantResult::NoChanges
-            } else {
-                TenantResult::Applied
-            };
-            Ok(Found {
-                result: Some(result),
-                counts,
-                drifted: Vec::new(),
-            })
+            Ok(Found::applied(counts))
         }
         Operation::Apply {
             from_run: Some(saved),
@@ -269,16 +277,7 @@ async fn run_steps(
                 }
                 err
             })?;
-            let result = if counts == ChangeCounts::default() {
-                TenantResult::NoChanges
-            } else {
-                TenantResult::Applied
-            };
-            Ok(Found {
-                result: Some(result),
-                counts,
-                drifted: Vec::new(),
-            })
+            Ok(Found::applied(counts))
         }
         Operation::Drift => {
             let (code, _, plan) = step.plan(&["-refresh-only"], attempts).await?;

@@ -267,22 +267,9 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use saas_registry::{derive_backend, Application, Isolation, LockKind, StateConfig};
+    use crate::test_fixtures::app;
+    use saas_registry::{derive_backend, Application, Isolation, LockKind};
     use std::sync::atomic::{AtomicUsize, Ordering};
-
-    fn app(isolation: Isolation, lock: LockKind) -> Application {
-        Application::new(
-            "web",
-            StateConfig {
-                isolation,
-                bucket: (isolation == Isolation::Prefix).then(|| "acme-state".into()),
-                bucket_prefix: (isolation == Isolation::Bucket).then(|| "acme".into()),
-                lock,
-                lock_table: (lock == LockKind::Dynamodb).then(|| "acme-locks".into()),
-                ..Default::default()
-            },
-        )
-    }
 
     fn needs(app: &Application, ids: &[&str]) -> Needs {
         let backends: Vec<_> = ids
