@@ -1,13 +1,12 @@
 //! `saas_application` data source: one application by name.
 
 use async_trait::async_trait;
-use saas_registry::{RecordKind, Registry, RegistryError};
 use tf_provider::schema::{AttributeConstraint, Schema};
-use tf_provider::Diagnostics;
+use tf_provider::value::ValueEmpty;
+use tf_provider::{AttributePath, DataSource, Diagnostics};
 
 use crate::attrs;
-use crate::convert::known_str;
-use crate::record::{looked_up, ReadDataSource, RegistryRead};
+use crate::convert::{known_str, report, SharedRegistry};
 use crate::resource_application::{application_schema, state_block, ApplicationState};
 
 pub fn application_data_schema() -> Schema {
@@ -20,35 +19,49 @@ pub fn application_data_schema() -> Schema {
     attrs::schema_from("Reads one application from the registry.", attributes)
 }
 
-/// The `saas_application` data source's read.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApplicationRead;
+#[derive(Debug, Clone)]
+pub struct ApplicationDataSource {
+    registry: SharedRegistry,
+}
 
-pub type ApplicationDataSource = ReadDataSource<ApplicationRead>;
+impl ApplicationDataSource {
+    pub fn new(registry: SharedRegistry) -> Self {
+        ApplicationDataSource { registry }
+    }
+}
 
 #[async_trait]
-impl RegistryRead for ApplicationRead {
-    type State = ApplicationState;
+impl DataSource for ApplicationDataSource {
+    type State<'a> = ApplicationState;
+    type ProviderMetaState<'a> = ValueEmpty;
 
-    fn schema(&self) -> Schema {
-        application_data_schema()
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(application_data_schema())
     }
 
-    async fn read(
+    async fn read<'a>(
         &self,
-        registry: &Registry,
         diags: &mut Diagnostics,
-        config: ApplicationState,
-    ) -> Option<ApplicationState> {
+        config: Self::State<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<Self::State<'a>> {
+        let registry = self.registry.get(diags)?;
         let name = known_str(&config.name)?;
-        let found = registry.get_application(name).await.and_then(|app| {
-            app.ok_or_else(|| RegistryError::NotFound {
-                kind: RecordKind::Application,
-                id: name.to_string(),
-            })
-        });
-        let app = looked_up(diags, found, RecordKind::Application, "name")?;
-        Some(ApplicationState::from_application(&app, &config))
+        match registry.get_application(name).await {
+            Ok(Some(app)) => Some(ApplicationState::from_application(&app, &config)),
+            Ok(None) => {
+                diags.error(
+                    format!("application {name:?} not found"),
+                    String::new(),
+                    AttributePath::new("name"),
+                );
+                None
+            }
+            Err(err) => {
+                report(diags, err);
+                None
+            }
+        }
     }
 }
 

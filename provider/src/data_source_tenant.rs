@@ -9,14 +9,14 @@ use saas_registry::{
 };
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Schema};
-use tf_provider::value::Value;
-use tf_provider::Diagnostics;
+use tf_provider::value::{Value, ValueEmpty};
+use tf_provider::{AttributePath, DataSource, Diagnostics};
 
 use crate::attrs;
 use crate::convert::{
-    known_str, map_value, set_value, string, MetaValues, StringMap, StringSet, StringValue,
+    known_str, map_value, report, set_value, string, MetaValues, SharedRegistry, StringMap,
+    StringSet, StringValue,
 };
-use crate::record::{looked_up, ReadDataSource, RegistryRead};
 use crate::resource_tenant::tenant_schema;
 
 /// One application's backend for this tenant.
@@ -135,41 +135,63 @@ pub async fn applications_of(
     Ok(apps)
 }
 
-/// The `saas_tenant` data source's read.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TenantRead;
+#[derive(Debug, Clone)]
+pub struct TenantDataSource {
+    registry: SharedRegistry,
+}
 
-pub type TenantDataSource = ReadDataSource<TenantRead>;
+impl TenantDataSource {
+    pub fn new(registry: SharedRegistry) -> Self {
+        TenantDataSource { registry }
+    }
+}
 
 #[async_trait]
-impl RegistryRead for TenantRead {
-    type State = TenantRecord;
+impl DataSource for TenantDataSource {
+    type State<'a> = TenantRecord;
+    type ProviderMetaState<'a> = ValueEmpty;
 
-    fn schema(&self) -> Schema {
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
         let mut attributes = tenant_record_attributes();
         if let Some(id) = attributes.get_mut("id") {
             id.constraint = AttributeConstraint::Required;
             id.description = attrs::description("Id of the tenant to read.");
         }
-        attrs::schema_from(
+        Some(attrs::schema_from(
             "Reads one tenant from the registry, including the S3 backend of each of its applications. Sensitive variables are not exposed.",
             attributes,
-        )
+        ))
     }
 
-    async fn read(
+    async fn read<'a>(
         &self,
-        registry: &Registry,
         diags: &mut Diagnostics,
-        config: TenantRecord,
-    ) -> Option<TenantRecord> {
+        config: Self::State<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<Self::State<'a>> {
+        let registry = self.registry.get(diags)?;
         let id = known_str(&config.id)?;
         let loaded = async {
             let tenant = registry.require_tenant(id).await?;
             let apps = applications_of(registry, std::slice::from_ref(&tenant)).await?;
             TenantRecord::new(&tenant, &apps)
         };
-        looked_up(diags, loaded.await, RecordKind::Tenant, "id")
+        match loaded.await {
+            Ok(record) => Some(record),
+            Err(
+                err @ RegistryError::NotFound {
+                    kind: RecordKind::Tenant,
+                    ..
+                },
+            ) => {
+                diags.error(err.to_string(), String::new(), AttributePath::new("id"));
+                None
+            }
+            Err(err) => {
+                report(diags, err);
+                None
+            }
+        }
     }
 }
 

@@ -1,16 +1,15 @@
 //! `saas_tenants` data source: the tenants matching a filter, sorted by id.
 
 use async_trait::async_trait;
-use saas_registry::{Registry, TenantFilter, TenantStatus};
+use saas_registry::{TenantFilter, TenantStatus};
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{AttributeType, Schema};
-use tf_provider::value::Value;
-use tf_provider::Diagnostics;
+use tf_provider::value::{Value, ValueEmpty};
+use tf_provider::{DataSource, Diagnostics};
 
 use crate::attrs;
-use crate::convert::{check, known_map, known_str, reported, StringMap, StringValue};
+use crate::convert::{check, known_map, known_str, report, SharedRegistry, StringMap, StringValue};
 use crate::data_source_tenant::{applications_of, tenant_record_attributes, TenantRecord};
-use crate::record::{ReadDataSource, RegistryRead};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -61,30 +60,38 @@ impl TenantsState {
     }
 }
 
-/// The `saas_tenants` data source's read.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TenantsRead;
+#[derive(Debug, Clone)]
+pub struct TenantsDataSource {
+    registry: SharedRegistry,
+}
 
-pub type TenantsDataSource = ReadDataSource<TenantsRead>;
+impl TenantsDataSource {
+    pub fn new(registry: SharedRegistry) -> Self {
+        TenantsDataSource { registry }
+    }
+}
 
 #[async_trait]
-impl RegistryRead for TenantsRead {
-    type State = TenantsState;
+impl DataSource for TenantsDataSource {
+    type State<'a> = TenantsState;
+    type ProviderMetaState<'a> = ValueEmpty;
 
-    fn schema(&self) -> Schema {
-        tenants_schema()
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(tenants_schema())
     }
 
-    fn validate(&self, diags: &mut Diagnostics, config: &TenantsState) {
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
         config.filter(diags);
+        Some(())
     }
 
-    async fn read(
+    async fn read<'a>(
         &self,
-        registry: &Registry,
         diags: &mut Diagnostics,
-        config: TenantsState,
-    ) -> Option<TenantsState> {
+        config: Self::State<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<Self::State<'a>> {
+        let registry = self.registry.get(diags)?;
         let filter = config.filter(diags)?;
         let loaded = async {
             let tenants = registry.list_tenants(&filter).await?;
@@ -94,12 +101,19 @@ impl RegistryRead for TenantsRead {
                 .map(|t| TenantRecord::new(t, &apps))
                 .collect::<saas_registry::Result<Vec<_>>>()
         };
-        let mut records = reported(diags, loaded.await)?;
-        records.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut state = config;
-        state.ids = Value::Value(records.iter().map(|r| r.id.clone()).collect());
-        state.tenants = Value::Value(records.into_iter().map(Value::Value).collect());
-        Some(state)
+        match loaded.await {
+            Ok(mut records) => {
+                records.sort_by(|a, b| a.id.cmp(&b.id));
+                let mut state = config;
+                state.ids = Value::Value(records.iter().map(|r| r.id.clone()).collect());
+                state.tenants = Value::Value(records.into_iter().map(Value::Value).collect());
+                Some(state)
+            }
+            Err(err) => {
+                report(diags, err);
+                None
+            }
+        }
     }
 }
 

@@ -10,7 +10,6 @@ pub mod docs;
 #[cfg(target_os = "linux")]
 pub mod nodelay;
 pub mod provider;
-mod record;
 pub mod resource_application;
 pub mod resource_tenant;
 

@@ -4,21 +4,19 @@
 use async_trait::async_trait;
 use saas_registry::model::{default_tiers, DEFAULT_KEY_TEMPLATE};
 use saas_registry::{
-    validate, Application, Isolation, LockKind, RecordKind, RecordMeta, Registry, RegistryError,
-    StateConfig,
+    validate, Application, Isolation, LockKind, RecordKind, RegistryError, StateConfig,
 };
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{Block, NestedBlock, Schema};
-use tf_provider::value::Value;
-use tf_provider::Diagnostics;
+use tf_provider::value::{Value, ValueEmpty};
+use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::attrs;
 use crate::convert::{
-    check, known_map, known_set, known_str, optional_map, optional_string, or_default, report,
-    reported, set_value, sort_set, string, MetaValues, RecordState, StringMap, StringSet,
-    StringValue,
+    check, check_absent, deleted, imported, known_map, known_set, known_str, optional_map,
+    optional_string, or_default, refreshed, report, reported, set_value, sort_set, string,
+    MetaValues, RecordState, SharedRegistry, StringMap, StringSet, StringValue,
 };
-use crate::record::{ManagedRecord, RecordResource};
 
 /// The `state` attribute: where each tenant's Terraform state lives.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -297,68 +295,22 @@ impl ApplicationState {
     }
 }
 
-/// `saas_application` as a managed registry record.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApplicationKind;
+#[derive(Debug, Clone)]
+pub struct ApplicationResource {
+    registry: SharedRegistry,
+}
 
-pub type ApplicationResource = RecordResource<ApplicationKind>;
-
-#[async_trait]
-impl ManagedRecord for ApplicationKind {
-    type Record = Application;
-    type State = ApplicationState;
-
-    const KIND: RecordKind = RecordKind::Application;
-    const ID: &'static str = "name";
-
-    fn schema(&self) -> Schema {
-        application_schema()
+impl ApplicationResource {
+    pub fn new(registry: SharedRegistry) -> Self {
+        ApplicationResource { registry }
     }
 
-    fn id<'s>(&self, state: &'s ApplicationState) -> &'s StringValue {
-        &state.name
-    }
-
-    fn check_values(&self, state: &ApplicationState, diags: &mut Diagnostics) -> bool {
-        state.check_values(diags)
-    }
-
-    fn plan_settings(
-        &self,
-        proposed: ApplicationState,
-        config: &ApplicationState,
-    ) -> ApplicationState {
-        proposed.with_defaults(config)
-    }
-
-    /// Unknown until created, so tenants referencing it wait for it and
-    /// skip the plan-time "unknown application" check.
-    fn mark_new(&self, planned: &mut ApplicationState) {
-        planned.id = Value::Unknown;
-    }
-
-    fn to_state(&self, record: &Application, prior: &ApplicationState) -> ApplicationState {
-        ApplicationState::from_application(record, prior)
-    }
-
-    fn to_record(&self, state: &ApplicationState, diags: &mut Diagnostics) -> Option<Application> {
-        state.known_application(diags)
-    }
-
-    fn set_record_meta(&self, record: &mut Application, meta: RecordMeta) {
-        record.meta = meta;
-    }
-
-    /// Each value, then state storage against the other applications (two
-    /// applications must never share a tenant's state).
-    async fn check_plan(
-        &self,
-        registry: &Registry,
-        diags: &mut Diagnostics,
-        planned: &ApplicationState,
-    ) {
+    /// Plan-time checks: each value, then state storage against the other
+    /// applications (two applications must never share a tenant's state).
+    async fn check_plan(&self, diags: &mut Diagnostics, planned: &ApplicationState) -> Option<()> {
+        let registry = self.registry.get(diags)?;
         if !planned.check_values(diags) {
-            return;
+            return Some(());
         }
         if let Some(Ok(app)) = planned.to_application() {
             match registry.list_applications().await {
@@ -368,46 +320,156 @@ impl ManagedRecord for ApplicationKind {
                 Err(err) => report(diags, err),
             }
         }
+        Some(())
+    }
+}
+
+#[async_trait]
+impl Resource for ApplicationResource {
+    type State<'a> = ApplicationState;
+    type PrivateState<'a> = ValueEmpty;
+    type ProviderMetaState<'a> = ValueEmpty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(application_schema())
     }
 
-    async fn get(
-        &self,
-        registry: &Registry,
-        name: &str,
-    ) -> saas_registry::Result<Option<Application>> {
-        registry.get_application(name).await
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
+        config.check_values(diags);
+        Some(())
     }
 
-    async fn create(
+    async fn read<'a>(
         &self,
-        registry: &Registry,
-        app: &Application,
-    ) -> saas_registry::Result<Application> {
-        registry.create_application(app).await
+        diags: &mut Diagnostics,
+        state: Self::State<'a>,
+        private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags);
+        let (Some(registry), Some(name)) = (registry, known_str(&state.name)) else {
+            return Some((state, private_state));
+        };
+        let result = registry.get_application(name).await;
+        let fresh = refreshed(diags, result, state, ApplicationState::from_application)?;
+        Some((fresh, private_state))
     }
 
-    async fn update(
+    async fn plan_create<'a>(
         &self,
-        registry: &Registry,
-        app: &Application,
-    ) -> saas_registry::Result<Application> {
-        registry.update_application(app).await
+        diags: &mut Diagnostics,
+        proposed_state: Self::State<'a>,
+        config_state: Self::State<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let mut planned = proposed_state.with_defaults(&config_state);
+        // Unknown until created, so tenants referencing it wait for it and
+        // skip the plan-time "unknown application" check.
+        planned.id = Value::Unknown;
+        planned.set_meta(MetaValues::unknown());
+        self.check_plan(diags, &planned).await?;
+        if let (Some(registry), Some(name)) = (self.registry.get(diags), known_str(&planned.name)) {
+            let existing = registry.get_application(name).await;
+            check_absent(diags, RecordKind::Application, name, "name", existing);
+        }
+        Some((planned, ValueEmpty::default()))
     }
 
-    async fn delete(
+    async fn plan_update<'a>(
         &self,
-        registry: &Registry,
-        name: &str,
-        version: Option<u64>,
-    ) -> saas_registry::Result<()> {
-        registry.delete_application(name, version).await
+        diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        proposed_state: Self::State<'a>,
+        config_state: Self::State<'a>,
+        prior_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
+        let mut planned = proposed_state.with_defaults(&config_state);
+        let replaced = planned.name != prior_state.name;
+        planned.plan_meta(&prior_state, replaced);
+        let mut replace = Vec::new();
+        if replaced {
+            planned.id = Value::Unknown;
+            replace.push(AttributePath::new("name"));
+        }
+        self.check_plan(diags, &planned).await?;
+        Some((planned, prior_private_state, replace))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior_state: Self::State<'a>,
+        prior_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<Self::PrivateState<'a>> {
+        Some(prior_private_state)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned_state: Self::State<'a>,
+        _config_state: Self::State<'a>,
+        planned_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags)?;
+        let app = planned_state.known_application(diags)?;
+        let created = reported(diags, registry.create_application(&app).await)?;
+        let state = ApplicationState::from_application(&created, &planned_state);
+        Some((state, planned_private_state))
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        planned_state: Self::State<'a>,
+        _config_state: Self::State<'a>,
+        planned_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags)?;
+        let mut app = planned_state.known_application(diags)?;
+        // The write is conditional on the version Terraform last read.
+        app.meta = prior_state.meta().to_record();
+        let updated = reported(diags, registry.update_application(&app).await)?;
+        let state = ApplicationState::from_application(&updated, &planned_state);
+        Some((state, planned_private_state))
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        _planned_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<()> {
+        let registry = self.registry.get(diags)?;
+        let name = known_str(&prior_state.name).unwrap_or_default();
+        let version = prior_state.meta().expected_version();
+        deleted(diags, registry.delete_application(name, version).await)
+    }
+
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags)?;
+        let result = registry.get_application(&id).await;
+        let record = imported(diags, RecordKind::Application, &id, result)?;
+        Some((
+            ApplicationState::from_application(&record, &ApplicationState::default()),
+            ValueEmpty::default(),
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tf_provider::AttributePath;
 
     fn config() -> ApplicationState {
         ApplicationState {

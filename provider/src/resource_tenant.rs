@@ -1,18 +1,18 @@
 //! `saas_tenant`: one tenant record in the registry.
 
 use async_trait::async_trait;
-use saas_registry::{validate, RecordKind, RecordMeta, Registry, Tenant, TenantStatus};
+use saas_registry::{validate, RecordKind, Registry, Tenant, TenantStatus};
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::Schema;
-use tf_provider::value::Value;
-use tf_provider::Diagnostics;
+use tf_provider::value::{Value, ValueEmpty};
+use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::attrs;
 use crate::convert::{
-    check, known_map, known_set, known_str, optional_map, optional_set, or_default, report,
-    sort_set, string, MetaValues, RecordState, StringMap, StringSet, StringValue,
+    check, check_absent, deleted, imported, known_map, known_set, known_str, optional_map,
+    optional_set, or_default, refreshed, report, reported, sort_set, string, MetaValues,
+    RecordState, SharedRegistry, StringMap, StringSet, StringValue,
 };
-use crate::record::{ManagedRecord, RecordResource};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -192,81 +192,169 @@ impl TenantState {
     }
 }
 
-/// `saas_tenant` as a managed registry record.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TenantKind;
+#[derive(Debug, Clone)]
+pub struct TenantResource {
+    registry: SharedRegistry,
+}
 
-pub type TenantResource = RecordResource<TenantKind>;
-
-#[async_trait]
-impl ManagedRecord for TenantKind {
-    type Record = Tenant;
-    type State = TenantState;
-
-    const KIND: RecordKind = RecordKind::Tenant;
-    const ID: &'static str = "id";
-
-    fn schema(&self) -> Schema {
-        tenant_schema()
+impl TenantResource {
+    pub fn new(registry: SharedRegistry) -> Self {
+        TenantResource { registry }
     }
 
-    fn id<'s>(&self, state: &'s TenantState) -> &'s StringValue {
-        &state.id
-    }
-
-    fn check_values(&self, state: &TenantState, diags: &mut Diagnostics) -> bool {
-        state.check_values(diags)
-    }
-
-    fn plan_settings(&self, proposed: TenantState, config: &TenantState) -> TenantState {
-        TenantState {
-            status: or_default(&config.status, TenantStatus::Active.as_str().to_string()),
-            ..proposed
-        }
-    }
-
-    fn to_state(&self, record: &Tenant, prior: &TenantState) -> TenantState {
-        TenantState::from_tenant(record, prior)
-    }
-
-    fn to_record(&self, state: &TenantState, diags: &mut Diagnostics) -> Option<Tenant> {
-        state.known_tenant(diags)
-    }
-
-    fn set_record_meta(&self, record: &mut Tenant, meta: RecordMeta) {
-        record.meta = meta;
-    }
-
-    async fn check_plan(
-        &self,
-        registry: &Registry,
-        diags: &mut Diagnostics,
-        planned: &TenantState,
-    ) {
+    /// Plan-time checks shared by create and update.
+    async fn check_plan(&self, diags: &mut Diagnostics, planned: &TenantState) -> Option<()> {
+        let registry = self.registry.get(diags)?;
         if planned.check_values(diags) {
             planned.check_references(registry, diags).await;
         }
+        Some(())
+    }
+}
+
+fn default_status(config: &TenantState) -> StringValue {
+    or_default(&config.status, TenantStatus::Active.as_str().to_string())
+}
+
+#[async_trait]
+impl Resource for TenantResource {
+    type State<'a> = TenantState;
+    type PrivateState<'a> = ValueEmpty;
+    type ProviderMetaState<'a> = ValueEmpty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(tenant_schema())
     }
 
-    async fn get(&self, registry: &Registry, id: &str) -> saas_registry::Result<Option<Tenant>> {
-        registry.get_tenant(id).await
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
+        config.check_values(diags);
+        Some(())
     }
 
-    async fn create(&self, registry: &Registry, tenant: &Tenant) -> saas_registry::Result<Tenant> {
-        registry.create_tenant(tenant).await
-    }
-
-    async fn update(&self, registry: &Registry, tenant: &Tenant) -> saas_registry::Result<Tenant> {
-        registry.update_tenant(tenant).await
-    }
-
-    async fn delete(
+    async fn read<'a>(
         &self,
-        registry: &Registry,
-        id: &str,
-        version: Option<u64>,
-    ) -> saas_registry::Result<()> {
-        registry.delete_tenant(id, version).await
+        diags: &mut Diagnostics,
+        state: Self::State<'a>,
+        private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags);
+        let (Some(registry), Some(id)) = (registry, known_str(&state.id)) else {
+            return Some((state, private_state));
+        };
+        let result = registry.get_tenant(id).await;
+        let fresh = refreshed(diags, result, state, TenantState::from_tenant)?;
+        Some((fresh, private_state))
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        proposed_state: Self::State<'a>,
+        config_state: Self::State<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let mut planned = proposed_state;
+        planned.status = default_status(&config_state);
+        planned.set_meta(MetaValues::unknown());
+        self.check_plan(diags, &planned).await?;
+        if let (Some(registry), Some(id)) = (self.registry.get(diags), known_str(&planned.id)) {
+            let existing = registry.get_tenant(id).await;
+            check_absent(diags, RecordKind::Tenant, id, "id", existing);
+        }
+        Some((planned, ValueEmpty::default()))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        proposed_state: Self::State<'a>,
+        config_state: Self::State<'a>,
+        prior_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
+        let mut planned = proposed_state;
+        planned.status = default_status(&config_state);
+        let replaced = planned.id != prior_state.id;
+        planned.plan_meta(&prior_state, replaced);
+        self.check_plan(diags, &planned).await?;
+        let replace = if replaced {
+            vec![AttributePath::new("id")]
+        } else {
+            vec![]
+        };
+        Some((planned, prior_private_state, replace))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior_state: Self::State<'a>,
+        prior_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<Self::PrivateState<'a>> {
+        Some(prior_private_state)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned_state: Self::State<'a>,
+        _config_state: Self::State<'a>,
+        planned_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags)?;
+        let tenant = planned_state.known_tenant(diags)?;
+        let created = reported(diags, registry.create_tenant(&tenant).await)?;
+        let state = TenantState::from_tenant(&created, &planned_state);
+        Some((state, planned_private_state))
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        planned_state: Self::State<'a>,
+        _config_state: Self::State<'a>,
+        planned_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags)?;
+        let mut tenant = planned_state.known_tenant(diags)?;
+        // The write is conditional on the version Terraform last read.
+        tenant.meta = prior_state.meta().to_record();
+        let updated = reported(diags, registry.update_tenant(&tenant).await)?;
+        let state = TenantState::from_tenant(&updated, &planned_state);
+        Some((state, planned_private_state))
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        _planned_private_state: Self::PrivateState<'a>,
+        _provider_meta_state: Self::ProviderMetaState<'a>,
+    ) -> Option<()> {
+        let registry = self.registry.get(diags)?;
+        let id = known_str(&prior_state.id).unwrap_or_default();
+        let version = prior_state.meta().expected_version();
+        deleted(diags, registry.delete_tenant(id, version).await)
+    }
+
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let registry = self.registry.get(diags)?;
+        let result = registry.get_tenant(&id).await;
+        let record = imported(diags, RecordKind::Tenant, &id, result)?;
+        Some((
+            TenantState::from_tenant(&record, &TenantState::default()),
+            ValueEmpty::default(),
+        ))
     }
 }
 
@@ -275,7 +363,6 @@ mod tests {
     use super::*;
     use crate::convert::{map_value, set_value};
     use std::collections::BTreeSet;
-    use tf_provider::AttributePath;
 
     fn config() -> TenantState {
         TenantState {
