@@ -210,6 +210,14 @@ pub struct FanoutArgs {
     /// The Terraform stack directory (never written to).
     #[arg(long, short = 's', value_name = "DIR")]
     pub stack: PathBuf,
+    /// The repository root the stack's local module paths resolve within
+    /// [default: the nearest enclosing directory with `.git`, else the stack].
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Also save each plan as `plan.json` (`terraform show -json`: one more
+    /// Terraform process per tenant).
+    #[arg(long)]
+    pub plan_json: bool,
     /// Tenants run at once [default: number of cores].
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
@@ -278,6 +286,9 @@ pub struct UnlockArgs {
     /// The stack directory the lock was taken for.
     #[arg(long, short = 's', value_name = "DIR")]
     pub stack: PathBuf,
+    /// The repository root, as for `saasctl plan --root`.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Lock id to release (as printed by the failed run); defaults to the current holder.
     #[arg(long)]
     pub lock_id: Option<String>,

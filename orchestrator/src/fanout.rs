@@ -14,6 +14,7 @@ use crate::cli::{FanoutArgs, GlobalArgs};
 use crate::discovery::{discover, only_new, open_registry};
 use crate::exit::{CliError, Outcome};
 use crate::init_template::InitTemplate;
+use crate::mirror;
 use crate::pool::{self, PoolSettings, Slot, Wave};
 use crate::progress::Progress;
 use crate::redact::Redactor;
@@ -36,14 +37,8 @@ pub async fn run(
     default_status: TenantStatus,
 ) -> anyhow::Result<Outcome> {
     let binary = runner::find_terraform()?;
-    if !args.stack.is_dir() {
-        return Err(CliError::NotFound(format!(
-            "stack directory {} does not exist",
-            args.stack.display()
-        ))
-        .into());
-    }
-    let stack = absolute(&args.stack)?;
+    let (root, stack_rel) = locate_stack(&args.stack, args.root.as_deref())?;
+    let stack = root.join(&stack_rel);
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -158,9 +153,7 @@ pub async fn run(
     store.save(&report)?;
 
     if !tenants.is_empty() {
-        workspace
-            .copy_stack(&stack)
-            .with_context(|| format!("copying stack {} into the run", stack.display()))?;
+        workspace.mirror_stack(&root, &stack_rel)?;
         install_providers(&terraform, &workspace).await?;
     }
 
@@ -170,6 +163,7 @@ pub async fn run(
         application,
         operation,
         init_template: InitTemplate::default(),
+        plan_json: args.plan_json,
     };
     let by_id: BTreeMap<String, Tenant> = tenants.into_iter().map(|t| (t.id.clone(), t)).collect();
     let mut progress = Progress::new(by_id.len());
@@ -219,6 +213,7 @@ fn record(entry: &mut TenantReport, slot: &Slot<TenantOutcome>) {
         Slot::Done(outcome) => {
             entry.result = outcome.result;
             entry.counts = outcome.counts;
+            entry.changed = outcome.changed.clone();
             entry.drifted = outcome.drifted.clone();
             entry.started_at = Some(outcome.started_at.clone());
             entry.finished_at = Some(outcome.finished_at.clone());
@@ -227,6 +222,7 @@ fn record(entry: &mut TenantReport, slot: &Slot<TenantOutcome>) {
             entry.attempts = outcome.attempts;
             entry.error = outcome.error.clone();
             entry.lock = outcome.lock.clone();
+            entry.released_locks = outcome.released_locks.clone();
         }
         Slot::Skipped(why) => {
             entry.result = TenantResult::NotStarted;
@@ -323,14 +319,36 @@ fn plan_waves(spec: Option<&str>, tenants: &[Tenant]) -> anyhow::Result<Vec<Wave
     })
 }
 
-/// One provider (and module) install per run, in the run's stack copy. It
-/// writes the copy's `.terraform.lock.hcl` and fills the plugin cache, so
-/// each tenant's init only links providers.
+/// The stack as (canonical root, path below it): `root` or the enclosing
+/// repository (see `mirror::find_root`).
+pub fn locate_stack(stack: &Path, root: Option<&Path>) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let canonical = |dir: &Path, what: &str| {
+        std::fs::canonicalize(dir)
+            .ok()
+            .filter(|d| d.is_dir())
+            .ok_or_else(|| {
+                CliError::NotFound(format!("{what} directory {} does not exist", dir.display()))
+            })
+    };
+    let stack = canonical(stack, "stack")?;
+    let root = match root {
+        Some(root) => canonical(root, "root")?,
+        None => mirror::find_root(&stack, None),
+    };
+    let rel = mirror::stack_within(&root, &stack).map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok((root, rel))
+}
+
+/// One provider (and module) install per run, in the run's mirror. It
+/// writes a `.terraform.lock.hcl` there when the stack commits none (a
+/// committed one is used read-only: a provider that does not match it fails
+/// the run with Terraform's message) and fills the plugin cache, so each
+/// tenant's init only links providers.
 pub async fn install_providers(
     terraform: &TerraformSettings,
     workspace: &RunWorkspace,
 ) -> anyhow::Result<()> {
-    let config_dir = workspace.stack_copy();
+    let config_dir = workspace.config_dir();
     let data_dir = workspace.init_data_dir();
     let log = workspace.init_log();
     let redactor = Redactor::default();
@@ -340,10 +358,14 @@ pub async fn install_providers(
         secret_env: &[],
         log: &log,
         redactor: &redactor,
+        tenant: "",
     };
-    let args: Vec<String> = ["init", "-backend=false", "-input=false", "-no-color"]
+    let mut args: Vec<String> = ["init", "-backend=false", "-input=false", "-no-color"]
         .map(String::from)
         .into();
+    if config_dir.join(mirror::LOCK_FILE).is_file() {
+        args.push("-lockfile=readonly".into());
+    }
     terraform
         .run_retrying(&inv, &args, &[0], true)
         .await

@@ -13,6 +13,8 @@ mod exit;
 mod fanout;
 mod gitlab_api;
 mod init_template;
+mod locks;
+mod mirror;
 mod pipeline;
 mod policy;
 mod pool;
@@ -25,6 +27,7 @@ mod runs;
 mod tenant_job;
 #[cfg(test)]
 mod test_fixtures;
+mod tf_json;
 mod workspace;
 
 fn main() -> ExitCode {

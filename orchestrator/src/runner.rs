@@ -7,8 +7,9 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 use crate::exit::CliError;
+use crate::locks::LockInfo;
 use crate::redact::Redactor;
-use crate::runs::LockInfo;
+use crate::tf_json::{human_log, UiSummary};
 
 /// How Terraform is run for every tenant of a fan-out.
 #[derive(Debug, Clone)]
@@ -76,14 +77,40 @@ pub struct Invocation<'a> {
     /// Appended to (redacted) after every invocation.
     pub log: &'a Path,
     pub redactor: &'a Redactor,
+    /// The tenant whose state this invocation locks: a lock of it left on
+    /// this host by a terraform that has exited is released (see `locks`).
+    pub tenant: &'a str,
 }
 
 /// What an invocation printed (unredacted: it stays in memory).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct TfOutput {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    /// Parsed from stdout when the command ran with `-json`.
+    pub ui: UiSummary,
+}
+
+impl TfOutput {
+    /// stderr and the error diagnostics of a `-json` stream, as text to
+    /// classify a failure by.
+    fn failure_text(&self) -> String {
+        let mut text = self.stderr.clone();
+        for d in self.ui.diagnostics.iter().filter(|d| d.is_error()) {
+            text.push_str(&format!("\nError: {}\n{}\n", d.summary, d.detail));
+        }
+        text
+    }
+}
+
+/// A command that ended with an accepted exit code.
+#[derive(Debug)]
+pub struct Completed {
+    pub out: TfOutput,
+    pub attempts: u32,
+    /// Orphan locks of this tenant released on the way (see `locks`).
+    pub released_locks: Vec<LockInfo>,
 }
 
 /// Why a Terraform step failed, classified for retries.
@@ -113,7 +140,8 @@ pub enum RunnerError {
         code: i32,
         attempts: u32,
         message: String,
-        lock: Option<LockInfo>,
+        lock: Option<Box<LockInfo>>,
+        released_locks: Vec<LockInfo>,
     },
 }
 
@@ -140,55 +168,90 @@ impl TerraformSettings {
             binary: self.binary.display().to_string(),
             source,
         })?;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let json = args.iter().any(|a| a == "-json");
         let out = TfOutput {
             code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            ui: if json {
+                UiSummary::parse(&stdout)
+            } else {
+                UiSummary::default()
+            },
+            stdout,
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         };
-        append_log(inv, args, &out).await?;
+        append_log(inv, args, &out, json).await?;
         Ok(out)
     }
 
     /// Runs until the exit code is in `accept`, retrying transient failures
-    /// (and a held lock, when `retry_lock`) with backoff. Returns the output
-    /// and the number of attempts.
+    /// (and a held lock) with backoff. A lock whose holder is provably gone
+    /// (`LockInfo::holder_gone`) is released and the command run again at
+    /// once, whatever the retry budget.
     pub async fn run_retrying(
         &self,
         inv: &Invocation<'_>,
         args: &[String],
         accept: &[i32],
         retry_transient: bool,
-    ) -> Result<(TfOutput, u32), RunnerError> {
-        let mut attempt = 0u32;
+    ) -> Result<Completed, RunnerError> {
+        let mut attempts = 0u32;
+        let mut released_locks = Vec::new();
         loop {
-            attempt += 1;
+            attempts += 1;
             let out = self.run(inv, args).await?;
             if accept.contains(&out.code) {
-                return Ok((out, attempt));
+                return Ok(Completed {
+                    out,
+                    attempts,
+                    released_locks,
+                });
             }
-            let kind = classify(&out.stderr);
+            let failure = out.failure_text();
+            let kind = classify(&failure);
+            if let FailureKind::LockHeld(lock) = &kind {
+                if released_locks.len() < MAX_ORPHAN_RELEASES
+                    && lock.holder_gone(inv.tenant).is_ok()
+                    && self.force_unlock(inv, &lock.id).await?
+                {
+                    released_locks.push(lock.clone());
+                    continue;
+                }
+            }
             let retryable = match kind {
                 FailureKind::LockHeld(_) => true,
-                FailureKind::Transient(_) => retry_transient || failed_before_changes(&out.stderr),
+                FailureKind::Transient(_) => retry_transient || failed_before_changes(&failure),
                 FailureKind::Permanent => false,
             };
-            if retryable && attempt < self.retry.attempts {
-                tokio::time::sleep(backoff(self.retry.base_delay, attempt)).await;
+            if retryable && attempts < self.retry.attempts {
+                tokio::time::sleep(backoff(self.retry.base_delay, attempts)).await;
                 continue;
             }
             return Err(RunnerError::Failed {
                 command: args.first().cloned().unwrap_or_default(),
                 code: out.code,
-                attempts: attempt,
+                attempts,
                 message: inv.redactor.redact(&error_summary(&out)),
                 lock: match kind {
-                    FailureKind::LockHeld(info) => Some(info),
+                    FailureKind::LockHeld(info) => Some(Box::new(info)),
                     _ => None,
                 },
+                released_locks,
             });
         }
     }
+
+    /// `terraform force-unlock -force ID` in the tenant's own data dir.
+    /// Returns whether Terraform released it (it refuses an ID that is no
+    /// longer the holder's, so a lock taken again meanwhile stays).
+    async fn force_unlock(&self, inv: &Invocation<'_>, id: &str) -> Result<bool, RunnerError> {
+        let args = ["force-unlock", "-no-color", "-force", id].map(String::from);
+        Ok(self.run(inv, &args).await?.code == 0)
+    }
 }
+
+/// Releases per command: a holder that keeps coming back is not an orphan.
+const MAX_ORPHAN_RELEASES: usize = 2;
 
 fn backoff(base: Duration, attempt: u32) -> Duration {
     let exp = base.saturating_mul(1u32 << (attempt - 1).min(6));
@@ -200,15 +263,22 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
     exp + exp.mul_f64(f64::from(nanos % 500) / 1000.0)
 }
 
+/// The log shows what a person would have seen: for `-json` runs, the
+/// messages' text rather than the JSON.
 async fn append_log(
     inv: &Invocation<'_>,
     args: &[String],
     out: &TfOutput,
+    json: bool,
 ) -> Result<(), RunnerError> {
+    let stdout = if json {
+        human_log(&out.stdout)
+    } else {
+        out.stdout.clone()
+    };
     let text = format!(
-        "$ terraform {}\n{}{}[exit {}]\n\n",
+        "$ terraform {}\n{stdout}{}[exit {}]\n\n",
         args.join(" "),
-        out.stdout,
         out.stderr,
         out.code
     );
@@ -298,9 +368,13 @@ pub fn parse_lock_info(stderr: &str) -> LockInfo {
     info
 }
 
-/// The first diagnostic (`Error: summary` and its first detail line), or
-/// the last line of output when Terraform printed no diagnostic.
+/// Terraform's first error diagnostic (summary and detail): from the
+/// `-json` stream when there is one, else scraped from the human output
+/// (`Error: summary` and its first detail paragraph), else the last line.
 pub fn error_summary(out: &TfOutput) -> String {
+    if let Some(diagnostic) = out.ui.first_error() {
+        return diagnostic.one_line();
+    }
     let lines: Vec<&str> = plain_lines(&out.stderr)
         .chain(plain_lines(&out.stdout))
         .collect();
@@ -391,6 +465,7 @@ mod tests {
             code: 1,
             stdout: String::new(),
             stderr: "╷\n│ Error: Saved plan is stale\n│ \n│ The given plan file can no longer be applied because the state was changed\n╵\n".into(),
+            ui: UiSummary::default(),
         };
         assert_eq!(
             error_summary(&out),

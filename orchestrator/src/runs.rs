@@ -9,6 +9,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::exit::CliError;
+pub use crate::locks::LockInfo;
+pub use crate::tf_json::ChangeCounts;
 
 pub const REPORT_FILE: &str = "report.json";
 pub const JUNIT_FILE: &str = "junit.xml";
@@ -103,26 +105,6 @@ impl TenantResult {
     }
 }
 
-/// Resource change counts (`replace` counts as one create and one delete).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeCounts {
-    pub add: u64,
-    pub change: u64,
-    pub destroy: u64,
-}
-
-/// The holder of a state lock, as Terraform prints it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockInfo {
-    pub id: String,
-    pub path: String,
-    pub operation: String,
-    pub who: String,
-    pub version: String,
-    pub created: String,
-    pub info: String,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantReport {
     pub tenant: String,
@@ -130,6 +112,9 @@ pub struct TenantReport {
     pub result: TenantResult,
     #[serde(default)]
     pub counts: ChangeCounts,
+    /// Resource addresses with planned or applied changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
     /// Resource addresses changed outside Terraform (drift).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drifted: Vec<String>,
@@ -148,6 +133,9 @@ pub struct TenantReport {
     pub error: Option<String>,
     /// Set when the tenant failed because its state lock stayed held.
     pub lock: Option<LockInfo>,
+    /// Orphan locks of this tenant that the run released (holder gone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released_locks: Vec<LockInfo>,
 }
 
 impl TenantReport {
@@ -157,6 +145,7 @@ impl TenantReport {
             wave: wave.to_string(),
             result: TenantResult::Pending,
             counts: ChangeCounts::default(),
+            changed: Vec::new(),
             drifted: Vec::new(),
             started_at: None,
             finished_at: None,
@@ -167,6 +156,7 @@ impl TenantReport {
             log: format!("{tenant}/{}", crate::workspace::LOG_FILE),
             error: None,
             lock: None,
+            released_locks: Vec::new(),
         }
     }
 }

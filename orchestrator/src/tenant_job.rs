@@ -2,17 +2,18 @@
 //! tenant's backend, then plan / apply / refresh-only plan / destroy, with
 //! the plan artifacts saved in the tenant's directory.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use saas_registry::{derive_backend, Application, Tenant};
 use serde_json::Value;
 
 use crate::init_template::InitTemplate;
+use crate::locks::LockInfo;
 use crate::pool::TaskOutcome;
 use crate::redact::Redactor;
-use crate::runner::{Invocation, RunnerError, TerraformSettings};
-use crate::runs::{now_rfc3339, ChangeCounts, LockInfo, TenantResult};
+use crate::runner::{Completed, Invocation, RunnerError, TerraformSettings};
+use crate::runs::{now_rfc3339, TenantResult};
+use crate::tf_json::{ChangeCounts, UiSummary};
 use crate::workspace::{self, RunWorkspace, TenantWorkspace};
 
 /// What a fan-out does per tenant.
@@ -54,6 +55,9 @@ pub struct JobContext {
     pub operation: Operation,
     /// The first real init of the run, reused by the other tenants.
     pub init_template: InitTemplate,
+    /// Also write each plan as `plan.json` (`terraform show -json`): a
+    /// second Terraform process per tenant, so only when asked for.
+    pub plan_json: bool,
 }
 
 /// The outcome of one tenant's job.
@@ -61,6 +65,7 @@ pub struct JobContext {
 pub struct TenantOutcome {
     pub result: TenantResult,
     pub counts: ChangeCounts,
+    pub changed: Vec<String>,
     pub drifted: Vec<String>,
     pub started_at: String,
     pub finished_at: String,
@@ -69,6 +74,7 @@ pub struct TenantOutcome {
     pub attempts: u32,
     pub error: Option<String>,
     pub lock: Option<LockInfo>,
+    pub released_locks: Vec<LockInfo>,
 }
 
 impl TaskOutcome for TenantOutcome {
@@ -85,51 +91,84 @@ struct StepError {
     attempts: u32,
 }
 
-impl From<RunnerError> for StepError {
-    fn from(err: RunnerError) -> Self {
-        let (lock, attempts) = match &err {
-            RunnerError::Failed { lock, attempts, .. } => (lock.clone(), *attempts),
-            _ => (None, 1),
-        };
+impl StepError {
+    fn new(message: impl Into<String>) -> Self {
         StepError {
-            message: err.to_string(),
-            lock,
-            attempts,
-        }
-    }
-}
-
-impl From<std::io::Error> for StepError {
-    fn from(err: std::io::Error) -> Self {
-        StepError {
-            message: err.to_string(),
+            message: message.into(),
             lock: None,
             attempts: 0,
         }
     }
 }
 
+impl From<std::io::Error> for StepError {
+    fn from(err: std::io::Error) -> Self {
+        StepError::new(err.to_string())
+    }
+}
+
 /// What a successful job found.
-#[derive(Default)]
 struct Found {
-    result: Option<TenantResult>,
+    result: TenantResult,
     counts: ChangeCounts,
+    changed: Vec<String>,
     drifted: Vec<String>,
 }
 
 impl Found {
     /// An apply that went through: "applied", or "no-changes" when it had
     /// nothing to do.
-    fn applied(counts: ChangeCounts) -> Self {
-        let result = if counts == ChangeCounts::default() {
+    fn applied(counts: ChangeCounts, changed: Vec<String>) -> Self {
+        let result = if counts.is_empty() {
             TenantResult::NoChanges
         } else {
             TenantResult::Applied
         };
         Found {
-            result: Some(result),
+            result,
             counts,
+            changed,
             drifted: Vec::new(),
+        }
+    }
+}
+
+/// What the Terraform runs of one tenant's job add up to.
+#[derive(Default)]
+struct Tally {
+    attempts: u32,
+    init_ms: Option<u64>,
+    released_locks: Vec<LockInfo>,
+}
+
+impl Tally {
+    /// Counts a finished command and hands back its output.
+    fn took(&mut self, done: Completed) -> crate::runner::TfOutput {
+        self.attempts += done.attempts;
+        self.released_locks.extend(done.released_locks);
+        done.out
+    }
+
+    /// Counts a failed command and turns it into the step's error.
+    fn failed(&mut self, err: RunnerError) -> StepError {
+        match err {
+            RunnerError::Failed {
+                attempts,
+                ref lock,
+                ref released_locks,
+                ..
+            } => {
+                self.released_locks.extend(released_locks.iter().cloned());
+                StepError {
+                    lock: lock.as_deref().cloned(),
+                    attempts,
+                    message: err.to_string(),
+                }
+            }
+            other => StepError {
+                attempts: 1,
+                ..StepError::new(other.to_string())
+            },
         }
     }
 }
@@ -139,40 +178,35 @@ impl Found {
 pub async fn run_tenant(ctx: &JobContext, tenant: &Tenant) -> TenantOutcome {
     let started_at = now_rfc3339();
     let clock = Instant::now();
-    let mut attempts = 0u32;
-    let mut init_ms = None;
+    let mut tally = Tally::default();
     let redactor = Redactor::new(tenant.sensitive_variables.values());
-    let result = run_steps(ctx, tenant, &redactor, &mut attempts, &mut init_ms).await;
-    let (result, counts, drifted, error, lock) = match result {
-        Ok(found) => (
-            found.result.unwrap_or(TenantResult::NoChanges),
-            found.counts,
-            found.drifted,
-            None,
-            None,
-        ),
+    let result = run_steps(ctx, tenant, &redactor, &mut tally).await;
+    let (found, error, lock) = match result {
+        Ok(found) => (found, None, None),
         Err(err) => {
-            attempts += err.attempts;
-            (
-                TenantResult::Failed,
-                ChangeCounts::default(),
-                Vec::new(),
-                Some(redactor.redact(&err.message)),
-                err.lock,
-            )
+            tally.attempts += err.attempts;
+            let failed = Found {
+                result: TenantResult::Failed,
+                counts: ChangeCounts::default(),
+                changed: Vec::new(),
+                drifted: Vec::new(),
+            };
+            (failed, Some(redactor.redact(&err.message)), err.lock)
         }
     };
     TenantOutcome {
-        result,
-        counts,
-        drifted,
+        result: found.result,
+        counts: found.counts,
+        changed: found.changed,
+        drifted: found.drifted,
         started_at,
         finished_at: now_rfc3339(),
         duration_ms: clock.elapsed().as_millis() as u64,
-        init_ms,
-        attempts,
+        init_ms: tally.init_ms,
+        attempts: tally.attempts,
         error,
         lock,
+        released_locks: tally.released_locks,
     }
 }
 
@@ -180,31 +214,28 @@ async fn run_steps(
     ctx: &JobContext,
     tenant: &Tenant,
     redactor: &Redactor,
-    attempts: &mut u32,
-    init_ms: &mut Option<u64>,
+    tally: &mut Tally,
 ) -> Result<Found, StepError> {
     let ws = ctx.workspace.tenant(&tenant.id);
     ws.prepare(tenant)?;
-    let backend = derive_backend(&ctx.application, &tenant.id).map_err(|e| StepError {
-        message: e.to_string(),
-        lock: None,
-        attempts: 0,
-    })?;
+    let backend =
+        derive_backend(&ctx.application, &tenant.id).map_err(|e| StepError::new(e.to_string()))?;
     let secret_env = workspace::secret_env(tenant);
-    let config_dir = ctx.workspace.stack_copy();
+    let config_dir = ctx.workspace.config_dir();
     let inv = Invocation {
         config_dir: &config_dir,
         data_dir: &ws.data_dir,
         secret_env: &secret_env,
         log: &ws.log,
         redactor,
+        tenant: &tenant.id,
     };
-    let tf = &ctx.terraform;
-    let step = Steps {
-        tf,
+    let mut step = Steps {
+        tf: &ctx.terraform,
         inv: &inv,
         ws: &ws,
         redactor,
+        tally,
     };
 
     let init_clock = Instant::now();
@@ -223,85 +254,89 @@ async fn run_steps(
             "-lockfile=readonly".into(),
         ];
         init.extend(workspace::backend_args(&backend));
-        *attempts += tf.run_retrying(&inv, &init, &[0], true).await?.1;
+        step.run(&init, &[0], true).await?;
         ctx.init_template.offer(&ws.data_dir);
     }
-    *init_ms = Some(init_clock.elapsed().as_millis() as u64);
+    step.tally.init_ms = Some(init_clock.elapsed().as_millis() as u64);
 
     match &ctx.operation {
         Operation::Plan => {
-            let (code, counts, _) = step.plan(&[], attempts).await?;
+            let (code, ui) = step.plan(&[], ctx.plan_json).await?;
             Ok(Found {
-                result: Some(if code == 2 {
+                result: if code == 2 {
                     TenantResult::Changes
                 } else {
                     TenantResult::NoChanges
-                }),
-                counts,
+                },
+                counts: ui.counts.unwrap_or_default(),
+                changed: ui.changed,
                 drifted: Vec::new(),
             })
         }
         Operation::Apply { from_run: None } => {
-            // One `terraform apply` holds the state lock from plan to apply,
-            // so a concurrent run waits for it instead of applying a plan
-            // that went stale in between.
-            let counts = step.apply_direct(&[], attempts).await?;
-            Ok(Found::applied(counts))
+            let ui = step.apply(ApplyInput::Config { destroy: false }).await?;
+            Ok(Found::applied(ui.counts.unwrap_or_default(), ui.changed))
         }
         Operation::Apply {
             from_run: Some(saved),
-        } => {
-            let source = saved.workspace.tenant(&tenant.id);
-            if !source.plan.is_file() {
-                return Err(StepError {
-                    message: format!("run {} has no saved plan for this tenant", saved.run_id),
-                    lock: None,
-                    attempts: 0,
-                });
-            }
-            for (from, to) in [
-                (&source.plan_json, &ws.plan_json),
-                (&source.gitlab_report, &ws.gitlab_report),
-            ] {
-                if from.is_file() {
-                    std::fs::copy(from, to)?;
-                }
-            }
-            let counts = read_counts(&source.plan_json);
-            step.apply(source.plan.clone(), attempts).await.map_err(|mut err| {
-                if err.message.contains("Saved plan is stale") {
-                    err.message = format!(
-                        "the saved plan of run {} is stale: this tenant's state changed since it was planned; plan again",
-                        saved.run_id
-                    );
-                }
-                err
-            })?;
-            Ok(Found::applied(counts))
-        }
+        } => apply_saved(&mut step, saved, &tenant.id).await,
         Operation::Drift => {
-            let (code, _, plan) = step.plan(&["-refresh-only"], attempts).await?;
-            let drifted = drifted_addresses(&plan);
-            let result = if code == 2 || !drifted.is_empty() {
+            let (code, ui) = step.plan(&["-refresh-only"], ctx.plan_json).await?;
+            let result = if code == 2 || !ui.drifted.is_empty() {
                 TenantResult::Drifted
             } else {
                 TenantResult::InSync
             };
             Ok(Found {
-                result: Some(result),
+                result,
                 counts: ChangeCounts::default(),
-                drifted,
+                changed: Vec::new(),
+                drifted: ui.drifted,
             })
         }
         Operation::Destroy => {
-            let counts = step.apply_direct(&["-destroy"], attempts).await?;
+            let ui = step.apply(ApplyInput::Config { destroy: true }).await?;
             Ok(Found {
-                result: Some(TenantResult::Destroyed),
-                counts,
+                result: TenantResult::Destroyed,
+                counts: ui.counts.unwrap_or_default(),
+                changed: ui.changed,
                 drifted: Vec::new(),
             })
         }
     }
+}
+
+/// `apply --from-run`: exactly the plan the earlier run saved.
+async fn apply_saved(
+    step: &mut Steps<'_>,
+    saved: &SavedPlans,
+    tenant: &str,
+) -> Result<Found, StepError> {
+    let source = saved.workspace.tenant(tenant);
+    if !source.plan.is_file() {
+        return Err(StepError::new(format!(
+            "run {} has no saved plan for this tenant",
+            saved.run_id
+        )));
+    }
+    for (from, to) in [
+        (&source.plan_json, &step.ws.plan_json),
+        (&source.gitlab_report, &step.ws.gitlab_report),
+    ] {
+        if from.is_file() {
+            std::fs::copy(from, to)?;
+        }
+    }
+    let ui = step.apply(ApplyInput::SavedPlan(&source.plan)).await.map_err(|mut err| {
+        if err.message.contains("Saved plan is stale") {
+            err.message = format!(
+                "the saved plan of run {} is stale: this tenant's state changed since it was planned; plan again",
+                saved.run_id
+            );
+        }
+        err
+    })?;
+    Ok(Found::applied(ui.counts.unwrap_or_default(), ui.changed))
 }
 
 fn append_note(log: &std::path::Path, note: &str) -> std::io::Result<()> {
@@ -313,148 +348,109 @@ fn append_note(log: &std::path::Path, note: &str) -> std::io::Result<()> {
     writeln!(file, "# saasctl: {note}\n")
 }
 
-/// The steps after init, sharing one invocation.
+/// The steps after init, sharing one invocation and one tally.
 struct Steps<'a> {
     tf: &'a TerraformSettings,
     inv: &'a Invocation<'a>,
     ws: &'a TenantWorkspace,
     redactor: &'a Redactor,
+    tally: &'a mut Tally,
 }
 
 impl Steps<'_> {
-    /// `plan -detailed-exitcode -out`, then `show -json` into the redacted
-    /// `plan.json` and the GitLab report. Returns the exit code (0 or 2).
+    async fn run(
+        &mut self,
+        args: &[String],
+        accept: &[i32],
+        retry_transient: bool,
+    ) -> Result<crate::runner::TfOutput, StepError> {
+        match self
+            .tf
+            .run_retrying(self.inv, args, accept, retry_transient)
+            .await
+        {
+            Ok(done) => Ok(self.tally.took(done)),
+            Err(err) => Err(self.tally.failed(err)),
+        }
+    }
+
+    /// `plan -json -detailed-exitcode -out`: counts and addresses from its
+    /// machine-readable output, the GitLab report from the counts, and
+    /// `plan.json` only when `plan_json`. Returns the exit code (0 or 2).
     async fn plan(
-        &self,
+        &mut self,
         extra: &[&str],
-        attempts: &mut u32,
-    ) -> Result<(i32, ChangeCounts, Value), StepError> {
+        plan_json: bool,
+    ) -> Result<(i32, UiSummary), StepError> {
         let mut args = vec![
             "plan".to_string(),
+            "-json".into(),
             "-input=false".into(),
-            "-no-color".into(),
             "-lock-timeout=0s".into(),
             "-detailed-exitcode".into(),
             format!("-var-file={}", self.ws.var_file.display()),
             format!("-out={}", self.ws.plan.display()),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let (out, n) = self.tf.run_retrying(self.inv, &args, &[0, 2], true).await?;
-        *attempts += n;
+        let out = self.run(&args, &[0, 2], true).await?;
+        let counts = out.ui.counts.unwrap_or_default();
+        std::fs::write(&self.ws.gitlab_report, gitlab_report(&counts))?;
+        if plan_json {
+            self.write_plan_json().await?;
+        }
+        Ok((out.code, out.ui))
+    }
+
+    /// `terraform show -json` of the saved plan into the redacted `plan.json`.
+    async fn write_plan_json(&mut self) -> Result<(), StepError> {
         let show = vec![
             "show".to_string(),
             "-json".into(),
             "-no-color".into(),
             self.ws.plan.display().to_string(),
         ];
-        let (shown, n) = self.tf.run_retrying(self.inv, &show, &[0], true).await?;
-        *attempts += n;
+        let shown = self.run(&show, &[0], true).await?;
         let redacted = self.redactor.redact(&shown.stdout);
-        let plan: Value = serde_json::from_str(&redacted).map_err(|e| StepError {
-            message: format!("terraform show -json printed no JSON: {e}"),
-            lock: None,
-            attempts: 0,
-        })?;
+        let plan: Value = serde_json::from_str(&redacted)
+            .map_err(|e| StepError::new(format!("terraform show -json printed no JSON: {e}")))?;
         std::fs::write(
             &self.ws.plan_json,
             serde_json::to_vec_pretty(&plan).unwrap_or_default(),
         )?;
-        let counts = change_counts(&plan);
-        std::fs::write(&self.ws.gitlab_report, gitlab_report(&counts))?;
-        Ok((out.code, counts, plan))
-    }
-
-    /// `terraform apply -auto-approve` (plan and apply under one lock).
-    /// Only a held lock is retried: Terraform fails on it before changing
-    /// anything. Returns the counts from the completion line.
-    async fn apply_direct(
-        &self,
-        extra: &[&str],
-        attempts: &mut u32,
-    ) -> Result<ChangeCounts, StepError> {
-        let mut args = vec![
-            "apply".to_string(),
-            "-input=false".into(),
-            "-no-color".into(),
-            "-auto-approve".into(),
-            "-lock-timeout=0s".into(),
-            format!("-var-file={}", self.ws.var_file.display()),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let (out, n) = self.tf.run_retrying(self.inv, &args, &[0], false).await?;
-        *attempts += n;
-        Ok(completion_counts(&out.stdout))
-    }
-
-    /// Applies a saved plan. Only a held lock is retried: after any other
-    /// failure part of the plan may have been applied, and the saved plan
-    /// is then stale anyway.
-    async fn apply(&self, plan: PathBuf, attempts: &mut u32) -> Result<(), StepError> {
-        let args = vec![
-            "apply".to_string(),
-            "-input=false".into(),
-            "-no-color".into(),
-            "-lock-timeout=0s".into(),
-            plan.display().to_string(),
-        ];
-        *attempts += self.tf.run_retrying(self.inv, &args, &[0], false).await?.1;
         Ok(())
     }
-}
 
-/// Counts from `show -json`'s `resource_changes`: `["delete","create"]` and
-/// `["create","delete"]` (replace) count as one add and one destroy.
-pub fn change_counts(plan: &Value) -> ChangeCounts {
-    let mut counts = ChangeCounts::default();
-    let changes = plan["resource_changes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for change in changes {
-        let actions: Vec<&str> = change["change"]["actions"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        for action in actions {
-            match action {
-                "create" => counts.add += 1,
-                "update" => counts.change += 1,
-                "delete" => counts.destroy += 1,
-                _ => {}
+    /// `terraform apply -json`. Only a held lock is retried: after any
+    /// other failure part of the changes may have been made.
+    async fn apply(&mut self, what: ApplyInput<'_>) -> Result<UiSummary, StepError> {
+        let mut args = vec![
+            "apply".to_string(),
+            "-json".into(),
+            "-input=false".into(),
+            "-lock-timeout=0s".into(),
+        ];
+        match what {
+            ApplyInput::Config { destroy } => {
+                args.push("-auto-approve".into());
+                args.push(format!("-var-file={}", self.ws.var_file.display()));
+                if destroy {
+                    args.push("-destroy".into());
+                }
             }
+            ApplyInput::SavedPlan(plan) => args.push(plan.display().to_string()),
         }
-    }
-    counts
-}
-
-/// Counts from `Apply complete! Resources: 1 added, 0 changed, 2 destroyed.`
-/// or `Destroy complete! Resources: 2 destroyed.`
-pub fn completion_counts(stdout: &str) -> ChangeCounts {
-    let Some(line) = stdout
-        .lines()
-        .find(|l| l.contains(" complete! Resources: "))
-    else {
-        return ChangeCounts::default();
-    };
-    let number_before = |word: &str| -> u64 {
-        line.split(['!', ','])
-            .find(|part| part.contains(word))
-            .and_then(|part| part.split_whitespace().find_map(|w| w.parse().ok()))
-            .unwrap_or(0)
-    };
-    ChangeCounts {
-        add: number_before("added"),
-        change: number_before("changed"),
-        destroy: number_before("destroyed"),
+        Ok(self.run(&args, &[0], false).await?.ui)
     }
 }
 
-fn read_counts(plan_json: &std::path::Path) -> ChangeCounts {
-    std::fs::read_to_string(plan_json)
-        .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .map(|plan| change_counts(&plan))
-        .unwrap_or_default()
+/// What `terraform apply` applies.
+enum ApplyInput<'a> {
+    /// Plans and applies under one lock, so a concurrent run waits instead
+    /// of applying a plan that went stale in between.
+    Config {
+        destroy: bool,
+    },
+    SavedPlan(&'a std::path::Path),
 }
 
 /// GitLab's `artifacts:reports:terraform` format.
@@ -463,82 +459,21 @@ pub fn gitlab_report(counts: &ChangeCounts) -> String {
         .to_string()
 }
 
-/// Addresses in `resource_drift` whose actions are not a no-op.
-pub fn drifted_addresses(plan: &Value) -> Vec<String> {
-    plan["resource_drift"]
-        .as_array()
-        .map(|drift| {
-            drift
-                .iter()
-                .filter(|d| d["change"]["actions"] != serde_json::json!(["no-op"]))
-                .filter_map(|d| d["address"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn replace_counts_as_add_and_destroy() {
-        let plan = serde_json::json!({"resource_changes": [
-            {"change": {"actions": ["create"]}},
-            {"change": {"actions": ["update"]}},
-            {"change": {"actions": ["delete", "create"]}},
-            {"change": {"actions": ["no-op"]}},
-            {"change": {"actions": ["read"]}},
-        ]});
-        let counts = change_counts(&plan);
-        assert_eq!(
-            counts,
-            ChangeCounts {
-                add: 2,
-                change: 1,
-                destroy: 1
-            }
-        );
+    fn the_gitlab_report_is_terraforms_format() {
+        let counts = ChangeCounts {
+            add: 2,
+            change: 1,
+            destroy: 1,
+        };
         let report: Value = serde_json::from_str(&gitlab_report(&counts)).unwrap();
         assert_eq!(
             report,
             serde_json::json!({"create": 2, "update": 1, "delete": 1})
-        );
-    }
-
-    #[test]
-    fn counts_from_the_completion_line() {
-        let out = "terraform_data.a: Creating...\n\nApply complete! Resources: 3 added, 1 changed, 2 destroyed.\n";
-        assert_eq!(
-            completion_counts(out),
-            ChangeCounts {
-                add: 3,
-                change: 1,
-                destroy: 2
-            }
-        );
-        let out = "Destroy complete! Resources: 4 destroyed.\n";
-        assert_eq!(
-            completion_counts(out),
-            ChangeCounts {
-                add: 0,
-                change: 0,
-                destroy: 4
-            }
-        );
-        assert_eq!(completion_counts("No changes."), ChangeCounts::default());
-    }
-
-    #[test]
-    fn drift_lists_changed_addresses() {
-        let plan = serde_json::json!({"resource_drift": [
-            {"address": "terraform_data.a", "change": {"actions": ["update"]}},
-            {"address": "terraform_data.b", "change": {"actions": ["delete"]}},
-            {"address": "terraform_data.c", "change": {"actions": ["no-op"]}},
-        ]});
-        assert_eq!(
-            drifted_addresses(&plan),
-            ["terraform_data.a", "terraform_data.b"]
         );
     }
 }

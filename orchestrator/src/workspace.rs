@@ -3,7 +3,8 @@
 //! ```text
 //! .saas/runs/<run-id>/
 //!   report.json  junit.xml  init.log
-//!   stack/            copy of the stack (terraform writes .terraform.lock.hcl here, never in the original)
+//!   src/              the repository root mirrored with symlinks (see `mirror`)
+//!   stack ->          src/<the stack's path in the repository>: Terraform's config dir
 //!   .init/            data dir of the one provider/module install per run
 //!   .plugin-cache/    TF_PLUGIN_CACHE_DIR shared by every tenant
 //!   <tenant>/
@@ -17,6 +18,7 @@ use saas_registry::{BackendSettings, Tenant};
 use serde_json::{Map, Value};
 
 use crate::aws;
+use crate::mirror::{self, MirrorError};
 
 pub const LOG_FILE: &str = "terraform.log";
 pub const VAR_FILE: &str = "tenant.tfvars.json";
@@ -24,7 +26,8 @@ pub const DATA_DIR: &str = ".terraform";
 pub const PLAN_FILE: &str = "plan.tfplan";
 pub const PLAN_JSON: &str = "plan.json";
 pub const GITLAB_REPORT: &str = "tfplan.report.json";
-pub const STACK_COPY: &str = "stack";
+pub const CONFIG_DIR: &str = "stack";
+pub const SOURCE_MIRROR: &str = "src";
 pub const INIT_DATA_DIR: &str = ".init";
 pub const INIT_LOG: &str = "init.log";
 pub const PLUGIN_CACHE: &str = ".plugin-cache";
@@ -53,8 +56,9 @@ impl RunWorkspace {
         RunWorkspace { dir }
     }
 
-    pub fn stack_copy(&self) -> PathBuf {
-        self.dir.join(STACK_COPY)
+    /// Terraform's config dir: the stack within the run's source mirror.
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.join(CONFIG_DIR)
     }
 
     pub fn init_data_dir(&self) -> PathBuf {
@@ -74,16 +78,23 @@ impl RunWorkspace {
             .unwrap_or_else(|| self.dir.join(PLUGIN_CACHE))
     }
 
-    /// Copies the stack's configuration into the run, leaving out Terraform's
-    /// own working files, so nothing is ever written to `stack`. Module
-    /// sources must be inside the stack directory or remote.
-    pub fn copy_stack(&self, stack: &Path) -> std::io::Result<()> {
-        let target = self.stack_copy();
-        if target.exists() {
-            std::fs::remove_dir_all(&target)?;
+    /// Mirrors `root` into the run down to the stack at `rel` below it
+    /// (see `mirror`), so nothing is ever written to the repository, and
+    /// points [`Self::config_dir`] at it.
+    pub fn mirror_stack(&self, root: &Path, rel: &Path) -> Result<(), MirrorError> {
+        let stack = mirror::mirror(root, rel, &self.dir.join(SOURCE_MIRROR))?;
+        let link = self.config_dir();
+        let io = |source| MirrorError::Io {
+            path: link.display().to_string(),
+            source,
+        };
+        match std::fs::remove_file(&link) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(io(err)),
+            _ => {}
         }
-        copy_tree(stack, &target)?;
-        std::fs::create_dir_all(self.plugin_cache())
+        let target = stack.strip_prefix(&self.dir).unwrap_or(&stack);
+        std::os::unix::fs::symlink(target, &link).map_err(io)?;
+        std::fs::create_dir_all(self.plugin_cache()).map_err(io)
     }
 
     pub fn tenant(&self, tenant_id: &str) -> TenantWorkspace {
@@ -98,29 +109,6 @@ impl RunWorkspace {
             dir,
         }
     }
-}
-
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name_str = name.to_string_lossy();
-        if name_str == ".terraform"
-            || name_str == ".git"
-            || name_str.starts_with("terraform.tfstate")
-        {
-            continue;
-        }
-        let kind = entry.file_type()?;
-        let path = entry.path();
-        if kind.is_dir() || (kind.is_symlink() && path.is_dir()) {
-            copy_tree(&path, &to.join(&name))?;
-        } else {
-            std::fs::copy(&path, to.join(&name))?;
-        }
-    }
-    Ok(())
 }
 
 impl TenantWorkspace {
@@ -215,20 +203,17 @@ mod tests {
     }
 
     #[test]
-    fn the_stack_copy_leaves_out_terraform_working_files() {
-        let stack = tempfile::tempdir().unwrap();
-        std::fs::write(stack.path().join("main.tf"), "# main").unwrap();
-        std::fs::create_dir_all(stack.path().join("modules/x")).unwrap();
-        std::fs::write(stack.path().join("modules/x/x.tf"), "# x").unwrap();
-        std::fs::create_dir_all(stack.path().join(".terraform/providers")).unwrap();
-        std::fs::write(stack.path().join("terraform.tfstate"), "{}").unwrap();
+    fn the_config_dir_is_the_stack_in_the_mirror() {
+        let repo = tempfile::tempdir().unwrap();
+        let repo = repo.path().canonicalize().unwrap();
+        std::fs::create_dir_all(repo.join("stacks/web")).unwrap();
+        std::fs::write(repo.join("stacks/web/main.tf"), "# main").unwrap();
         let run = tempfile::tempdir().unwrap();
         let ws = RunWorkspace::new(run.path().to_path_buf());
-        ws.copy_stack(stack.path()).unwrap();
-        let copy = ws.stack_copy();
-        assert!(copy.join("main.tf").is_file());
-        assert!(copy.join("modules/x/x.tf").is_file());
-        assert!(!copy.join(".terraform").exists());
-        assert!(!copy.join("terraform.tfstate").exists());
+        ws.mirror_stack(&repo, Path::new("stacks/web")).unwrap();
+        // Twice: a resumed run mirrors again.
+        ws.mirror_stack(&repo, Path::new("stacks/web")).unwrap();
+        let main = std::fs::read_to_string(ws.config_dir().join("main.tf")).unwrap();
+        assert_eq!(main, "# main");
     }
 }

@@ -12,10 +12,11 @@ use serde::Deserialize;
 use crate::cli::{GlobalArgs, UnlockArgs};
 use crate::discovery::open_registry;
 use crate::exit::{CliError, Outcome};
-use crate::fanout::{absolute, absolute_registry_url, install_providers};
+use crate::fanout::{absolute, absolute_registry_url, install_providers, locate_stack};
+use crate::locks::LockInfo;
 use crate::redact::Redactor;
 use crate::runner::{self, Invocation, RetrySettings, TerraformSettings};
-use crate::runs::{new_run_id, LockInfo};
+use crate::runs::new_run_id;
 use crate::workspace::{self, RunWorkspace};
 
 /// The lock record Terraform writes (DynamoDB `Info` attribute or `.tflock` object).
@@ -40,13 +41,7 @@ struct StoredLock {
 
 pub async fn run(global: &GlobalArgs, args: UnlockArgs) -> anyhow::Result<Outcome> {
     let binary = runner::find_terraform()?;
-    if !args.stack.is_dir() {
-        return Err(CliError::NotFound(format!(
-            "stack directory {} does not exist",
-            args.stack.display()
-        ))
-        .into());
-    }
+    let (root, stack_rel) = locate_stack(&args.stack, args.root.as_deref())?;
     let registry = open_registry(global).await?;
     saas_registry::validate::slug("tenant", &args.tenant)?;
     saas_registry::validate::slug("application", &args.application)?;
@@ -80,7 +75,12 @@ pub async fn run(global: &GlobalArgs, args: UnlockArgs) -> anyhow::Result<Outcom
         }
     }
     if !args.force {
-        holder_is_gone(&lock, &tenant.id)?;
+        lock.holder_gone(&tenant.id).map_err(|why| {
+            CliError::Usage(format!(
+                "lock {} held by {} since {} ({}): {why}; re-run with --force if you are sure it is stale",
+                lock.id, lock.who, lock.created, lock.operation
+            ))
+        })?;
     }
 
     let workspace = RunWorkspace::new(
@@ -96,18 +96,19 @@ pub async fn run(global: &GlobalArgs, args: UnlockArgs) -> anyhow::Result<Outcom
             base_delay: std::time::Duration::ZERO,
         },
     };
-    workspace.copy_stack(&args.stack)?;
+    workspace.mirror_stack(&root, &stack_rel)?;
     install_providers(&terraform, &workspace).await?;
     let ws = workspace.tenant(&tenant.id);
     ws.prepare(&tenant)?;
     let redactor = Redactor::new(tenant.sensitive_variables.values());
-    let config_dir = workspace.stack_copy();
+    let config_dir = workspace.config_dir();
     let inv = Invocation {
         config_dir: &config_dir,
         data_dir: &ws.data_dir,
         secret_env: &[],
         log: &ws.log,
         redactor: &redactor,
+        tenant: &tenant.id,
     };
     let mut init: Vec<String> = [
         "init",
@@ -211,62 +212,4 @@ async fn read_lock(region: &str, backend: &BackendSettings) -> anyhow::Result<Op
         created: stored.created,
         info: stored.info,
     }))
-}
-
-/// Errors unless the holder is provably gone from this host.
-fn holder_is_gone(lock: &LockInfo, tenant: &str) -> Result<(), CliError> {
-    let refuse = |why: String| {
-        CliError::Usage(format!(
-            "lock {} held by {} since {} ({}): {why}; re-run with --force if you are sure it is stale",
-            lock.id, lock.who, lock.created, lock.operation
-        ))
-    };
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let holder_host = lock.who.rsplit_once('@').map_or("", |(_, h)| h);
-    if holder_host.is_empty() || holder_host != host.trim() {
-        return Err(refuse(format!(
-            "it was taken on host {holder_host:?}, not this one"
-        )));
-    }
-    if let Some(pid) = lock
-        .info
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("pid="))
-    {
-        return if Path::new("/proc").join(pid).exists() {
-            Err(refuse(format!("process {pid} is still running")))
-        } else {
-            Ok(())
-        };
-    }
-    let suffix = format!("/{tenant}/{}", workspace::DATA_DIR);
-    if let Some(pid) = process_working_on(&suffix) {
-        return Err(refuse(format!(
-            "terraform process {pid} on this host still works on this tenant"
-        )));
-    }
-    Ok(())
-}
-
-/// A live process whose `TF_DATA_DIR` ends with `suffix` (a saasctl-run
-/// terraform for this tenant), if any.
-fn process_working_on(suffix: &str) -> Option<String> {
-    let entries = std::fs::read_dir("/proc").ok()?;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.chars().all(|c| c.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        let works_here = environ.split(|b| *b == 0).any(|var| {
-            var.strip_prefix(b"TF_DATA_DIR=")
-                .is_some_and(|dir| dir.ends_with(suffix.as_bytes()))
-        });
-        if works_here {
-            return Some(name);
-        }
-    }
-    None
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::exit::Outcome;
 use crate::runs::{ChangeCounts, RunReport, TenantResult, REPORT_FILE};
-use crate::workspace::{DATA_DIR, INIT_DATA_DIR, PLUGIN_CACHE, STACK_COPY};
+use crate::workspace::{DATA_DIR, INIT_DATA_DIR, PLUGIN_CACHE, SOURCE_MIRROR};
 
 /// One tenant's line of the release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,7 +66,7 @@ pub enum ReportError {
 }
 
 /// Directories inside a run that never hold reports (and can be large).
-const SKIP_DIRS: [&str; 4] = [DATA_DIR, INIT_DATA_DIR, PLUGIN_CACHE, STACK_COPY];
+const SKIP_DIRS: [&str; 4] = [DATA_DIR, INIT_DATA_DIR, PLUGIN_CACHE, SOURCE_MIRROR];
 
 /// Every `report.json` under `dir`, in path order.
 fn find_reports(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {

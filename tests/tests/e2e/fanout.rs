@@ -366,7 +366,11 @@ async fn fans_out_over_two_applications_in_both_isolation_modes() {
             gitlab,
             serde_json::json!({"create": n + 1, "update": 0, "delete": 0})
         );
-        assert!(dir.join("plan.tfplan").is_file() && dir.join("plan.json").is_file());
+        // One Terraform process per plan: plan.json only with --plan-json.
+        assert!(dir.join("plan.tfplan").is_file() && !dir.join("plan.json").exists());
+        let changed = t["changed"].as_array().unwrap();
+        assert_eq!(changed.len(), n as usize + 1, "{id}: {t}");
+        assert!(changed.iter().any(|a| a == "terraform_data.replica[0]"), "{t}");
         let vars: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("tenant.tfvars.json")).unwrap())
                 .unwrap();

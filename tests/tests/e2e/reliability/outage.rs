@@ -33,13 +33,11 @@ struct Moto {
 
 impl Moto {
     fn start(port: u16, recording: &Path) -> Moto {
-        let venv = saas_e2e::root().join(".tools/venv/bin/moto_server");
-        let program = if venv.is_file() {
-            venv
-        } else {
-            PathBuf::from("moto_server")
-        };
-        let child = Command::new(program)
+        // The project's moto launcher (one request at a time, each response in one
+        // send()), as scripts/servers starts it: a plain moto_server fakes lock conflicts.
+        let root = saas_e2e::root();
+        let child = Command::new(root.join(".tools/venv/bin/python"))
+            .arg(root.join("scripts/moto_server_serial.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_ENABLE_RECORDING", "True")
             .env("MOTO_RECORDER_FILEPATH", recording)

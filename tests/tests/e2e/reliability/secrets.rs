@@ -65,7 +65,7 @@ fn secrets_reach_no_output_log_report_or_yaml() {
         0,
     );
     keep(
-        &["plan", "-a", "web", "-s", &s, "-j", "2", "--run-id", "p"],
+        &["plan", "-a", "web", "-s", &s, "-j", "2", "--run-id", "p", "--plan-json"],
         2,
     );
     keep(
@@ -131,7 +131,9 @@ fn secrets_reach_no_output_log_report_or_yaml() {
     );
     let files = artifacts(fleet.path());
     assert!(
-        files.iter().any(|f| f.ends_with("child.yml")) && files.len() > 20,
+        files.iter().any(|f| f.ends_with("child.yml"))
+            && files.iter().any(|f| f.ends_with("plan.json"))
+            && files.len() > 20,
         "the run wrote too little to prove anything: {files:?}"
     );
     let mut scanned = 0usize;
