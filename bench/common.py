@@ -29,6 +29,8 @@ class Ctx:
     rss_tenants: int
     provider_resources: int
     list_tenants: int
+    lock_keys: int
+    lock_rounds: int
     jobs: int
     env: dict = field(default_factory=dict)
     _seeded: dict = field(default_factory=dict)

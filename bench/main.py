@@ -9,25 +9,29 @@ import time
 from pathlib import Path
 
 import fanout
+import locks
 import pipeline
 import provider
 import registry
 import report
 from common import BenchError, Ctx
 
-PARTS = {"fanout": fanout, "provider": provider, "registry": registry, "pipeline": pipeline}
+PARTS = {"fanout": fanout, "provider": provider, "registry": registry, "pipeline": pipeline,
+         "locks": locks}
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="scripts/bench")
     p.add_argument("parts", nargs="*", metavar="PART",
-                   help="fanout, provider, registry, pipeline (default: all)")
+                   help="fanout, provider, registry, pipeline, locks (default: all)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes; report to --out only")
     p.add_argument("--rounds", type=int)
     p.add_argument("--tenants", type=int, help="fanout tenants (default 100)")
     p.add_argument("--rss-tenants", type=int, help="tenants of the RSS run (default 1000)")
     p.add_argument("--provider-resources", type=int, help="saas_tenant resources (default 500)")
     p.add_argument("--list-tenants", type=int, help="registry and pipeline tenants (default 10000)")
+    p.add_argument("--lock-keys", type=int, default=40, help="locks: distinct state keys (40)")
+    p.add_argument("--lock-rounds", type=int, default=8, help="locks: plans per key (8)")
     p.add_argument("-j", "--jobs", type=int, default=2)
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("--work", type=Path, required=True)
@@ -51,6 +55,7 @@ def main(argv) -> int:
         rss_tenants=args.rss_tenants or (4 if small else 1000),
         provider_resources=args.provider_resources or (5 if small else 500),
         list_tenants=args.list_tenants or (20 if small else 10000),
+        lock_keys=args.lock_keys, lock_rounds=args.lock_rounds,
         jobs=args.jobs, env=dict(os.environ),
     )
     machine = report.machine()

@@ -8,7 +8,11 @@ without a lock, deep-copies the table for rollback while other threads change
 it (HTTP 500 "dictionary changed size during iteration"), and a failed
 transaction restores that copy, discarding writes other requests committed
 meanwhile. Real DynamoDB serializes conflicting writes; serving requests one at
-a time is how moto matches it, so conditional writes stay atomic.
+a time is how moto matches it, so conditional writes stay atomic. The server
+is threaded, but one lock admits one AWS request at a time into moto, for its
+whole response. Only moto's own API (`/moto-api/`) bypasses the lock: its
+recorder replays a recording by sending requests to this same server, which a
+single-threaded server (or a held lock) would deadlock on.
 
 Each response in one send(): werkzeug writes a response's header block and its
 body with separate send() calls on an unbuffered socket. Terraform 1.11's AWS
@@ -27,6 +31,7 @@ Usage: same arguments as moto_server (-H HOST -p PORT ...).
 
 import io
 import sys
+import threading
 
 import moto.server
 import werkzeug.serving
@@ -58,10 +63,23 @@ class WholeResponseHandler(werkzeug.serving.WSGIRequestHandler):
         super().finish()
 
 
-def _run_serially(*args, **kwargs):
-    kwargs["threaded"] = False
+def one_request_at_a_time(app):
+    """`app` behind one lock, held until its whole response is produced."""
+    lock = threading.Lock()
+
+    def serialised(environ, start_response):
+        if environ.get("PATH_INFO", "").startswith("/moto-api/"):
+            return app(environ, start_response)
+        with lock:
+            return [b"".join(app(environ, start_response))]
+
+    return serialised
+
+
+def _run_serially(hostname, port, application, **kwargs):
+    kwargs["threaded"] = True
     kwargs["request_handler"] = WholeResponseHandler
-    return werkzeug.serving.run_simple(*args, **kwargs)
+    return werkzeug.serving.run_simple(hostname, port, one_request_at_a_time(application), **kwargs)
 
 
 moto.server.run_simple = _run_serially

@@ -58,6 +58,11 @@ fn two_fanouts_at_once_lose_no_state() {
                 }
                 other => panic!("{run}/{id}: unexpected result {other}: {t}"),
             }
+            // The other run's terraform is alive: its lock is waited for, never released.
+            assert!(
+                t.get("released_locks").is_none(),
+                "{run}/{id} released a live holder's lock: {t}"
+            );
             // init + apply is 2 attempts; more means it met the other run's lock.
             lock_waits += t["attempts"].as_u64().unwrap().saturating_sub(2);
         }

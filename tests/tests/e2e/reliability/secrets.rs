@@ -65,7 +65,18 @@ fn secrets_reach_no_output_log_report_or_yaml() {
         0,
     );
     keep(
-        &["plan", "-a", "web", "-s", &s, "-j", "2", "--run-id", "p", "--plan-json"],
+        &[
+            "plan",
+            "-a",
+            "web",
+            "-s",
+            &s,
+            "-j",
+            "2",
+            "--run-id",
+            "p",
+            "--plan-json",
+        ],
         2,
     );
     keep(
