@@ -66,7 +66,7 @@ locals {
       tier         = "premium"
       status       = "active"
       applications = [local.storefront, local.reports]
-      variables    = { replicas = "3", plan_message = "Acme runs three replicas" }
+      variables    = { replicas = 3, plan_message = "Acme runs three replicas" }
       labels       = { region = "us" }
     }
     globex = {
@@ -75,7 +75,7 @@ locals {
       tier         = "standard"
       status       = "active"
       applications = [local.storefront, local.reports]
-      variables    = { replicas = "2", plan_message = "Globex runs two replicas" }
+      variables    = { replicas = 2, plan_message = "Globex runs two replicas" }
       labels       = { region = "emea" }
     }
     initech = {
@@ -84,7 +84,7 @@ locals {
       tier         = "basic"
       status       = "active"
       applications = [local.storefront]
-      variables    = { replicas = "1", plan_message = "Initech runs one replica" }
+      variables    = { replicas = 1, plan_message = "Initech runs one replica" }
       labels       = { region = "us" }
     }
     umbrella = {
@@ -93,7 +93,7 @@ locals {
       tier         = "premium"
       status       = "suspended"
       applications = [local.storefront]
-      variables    = { replicas = "1", plan_message = "Umbrella is suspended" }
+      variables    = { replicas = 1, plan_message = "Umbrella is suspended" }
       labels       = { region = "emea" }
     }
     hooli = {
@@ -102,7 +102,7 @@ locals {
       tier         = "basic"
       status       = "active"
       applications = [local.storefront]
-      variables    = { replicas = "2", plan_message = "Hooli runs two replicas" }
+      variables    = { replicas = 2, plan_message = "Hooli runs two replicas" }
       labels       = { region = "apac" }
     }
   }

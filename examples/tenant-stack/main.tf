@@ -3,7 +3,7 @@
 # saasctl runs it once per tenant with:
 #   - the tenant's S3 backend from -backend-config (hence the empty block);
 #   - a var file with tenant_id, tenant_name, tenant_tier and the tenant's
-#     `variables` (all strings); values for variables a stack does not
+#     `variables` (typed JSON values); values for variables a stack does not
 #     declare only cause a warning, so every stack declares what it uses;
 #   - the tenant's `sensitive_variables` as TF_VAR_<name> in the environment
 #     only (undeclared ones are ignored). Declare them `sensitive` and, from

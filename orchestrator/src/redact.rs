@@ -28,6 +28,27 @@ impl Redactor {
         Redactor { needles }
     }
 
+    /// For a tenant's typed sensitive values: every string in them, and
+    /// every number of four digits or more (a shorter number or a bool
+    /// would redact far more than the secret). A list or object is redacted
+    /// through its leaves, whatever its layout in the text.
+    pub fn for_values<'a>(values: impl IntoIterator<Item = &'a serde_json::Value>) -> Self {
+        fn leaves(value: &serde_json::Value, out: &mut Vec<String>) {
+            match value {
+                serde_json::Value::String(s) => out.push(s.clone()),
+                serde_json::Value::Number(n) if n.to_string().len() >= 4 => out.push(n.to_string()),
+                serde_json::Value::Array(items) => items.iter().for_each(|v| leaves(v, out)),
+                serde_json::Value::Object(map) => map.values().for_each(|v| leaves(v, out)),
+                _ => {}
+            }
+        }
+        let mut texts = Vec::new();
+        for value in values {
+            leaves(value, &mut texts);
+        }
+        Redactor::new(&texts)
+    }
+
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for needle in &self.needles {
@@ -54,5 +75,18 @@ mod tests {
         );
         assert_eq!(r.redact("tok tok"), "(sensitive value) (sensitive value)");
         assert_eq!(Redactor::default().redact("tok"), "tok");
+    }
+
+    #[test]
+    fn typed_secrets_are_redacted_through_their_leaves() {
+        let secrets = [
+            serde_json::json!({"user": "admin-x", "pin": 914273, "on": true}),
+            serde_json::json!(["k3y-one", 7]),
+        ];
+        let r = Redactor::for_values(&secrets);
+        assert_eq!(
+            r.redact(r#"user=admin-x pin=914273 keys=["k3y-one",7] on=true"#),
+            r#"user=(sensitive value) pin=(sensitive value) keys=["(sensitive value)",7] on=true"#
+        );
     }
 }

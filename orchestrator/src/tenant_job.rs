@@ -179,7 +179,7 @@ pub async fn run_tenant(ctx: &JobContext, tenant: &Tenant) -> TenantOutcome {
     let started_at = now_rfc3339();
     let clock = Instant::now();
     let mut tally = Tally::default();
-    let redactor = Redactor::new(tenant.sensitive_variables.values());
+    let redactor = Redactor::for_values(tenant.sensitive_variables.values());
     let result = run_steps(ctx, tenant, &redactor, &mut tally).await;
     let (found, error, lock) = match result {
         Ok(found) => (found, None, None),

@@ -133,7 +133,7 @@ impl TenantWorkspace {
 pub fn var_file_json(tenant: &Tenant) -> String {
     let mut vars = Map::new();
     for (name, value) in &tenant.variables {
-        vars.insert(name.clone(), Value::String(value.clone()));
+        vars.insert(name.clone(), value.clone());
     }
     vars.insert("tenant_id".into(), Value::String(tenant.id.clone()));
     vars.insert("tenant_name".into(), Value::String(tenant.name.clone()));
@@ -143,11 +143,19 @@ pub fn var_file_json(tenant: &Tenant) -> String {
 
 /// Sensitive variables as `TF_VAR_<name>`: the child's environment only.
 /// Terraform ignores `TF_VAR_` values for variables a stack does not declare.
+/// A string goes as it is; any other value as its JSON text, which Terraform
+/// parses as an HCL expression for a variable of a non-string type.
 pub fn secret_env(tenant: &Tenant) -> Vec<(String, String)> {
     tenant
         .sensitive_variables
         .iter()
-        .map(|(name, value)| (format!("TF_VAR_{name}"), value.clone()))
+        .map(|(name, value)| {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (format!("TF_VAR_{name}"), text)
+        })
         .collect()
 }
 
@@ -186,19 +194,33 @@ mod tests {
     #[test]
     fn var_file_has_the_tenant_inputs_and_no_secrets() {
         let mut t = Tenant::new("acme", "Acme Inc", "ops@acme.test", "premium");
-        t.variables.insert("replicas".into(), "3".into());
+        t.variables.insert("replicas".into(), 3.into());
+        t.variables.insert("zip".into(), "01234".into());
+        t.variables
+            .insert("cidrs".into(), serde_json::json!(["10.1.0.0/16"]));
         t.variables.insert("tenant_id".into(), "spoofed".into());
         t.sensitive_variables
             .insert("api_token".into(), "hunter2".into());
+        t.sensitive_variables
+            .insert("db".into(), serde_json::json!({"user": "u", "port": 5432}));
         let json: Value = serde_json::from_str(&var_file_json(&t)).unwrap();
         assert_eq!(json["tenant_id"], "acme");
         assert_eq!(json["tenant_name"], "Acme Inc");
         assert_eq!(json["tenant_tier"], "premium");
-        assert_eq!(json["replicas"], "3");
+        // Typed inputs stay typed; a string that looks like a number stays a string.
+        assert_eq!(json["replicas"], 3);
+        assert_eq!(json["zip"], "01234");
+        assert_eq!(json["cidrs"], serde_json::json!(["10.1.0.0/16"]));
         assert!(!var_file_json(&t).contains("hunter2"));
         assert_eq!(
             secret_env(&t),
-            [("TF_VAR_api_token".to_string(), "hunter2".to_string())]
+            [
+                ("TF_VAR_api_token".to_string(), "hunter2".to_string()),
+                (
+                    "TF_VAR_db".to_string(),
+                    r#"{"port":5432,"user":"u"}"#.to_string()
+                )
+            ]
         );
     }
 

@@ -19,6 +19,11 @@ pub fn bool() -> AttributeType {
     AttributeType::Bool
 }
 
+/// Any type, decided by the configuration's value (Terraform's `dynamic`).
+pub fn dynamic() -> AttributeType {
+    AttributeType::Any
+}
+
 pub fn string_set() -> AttributeType {
     AttributeType::Set(Box::new(AttributeType::String))
 }

@@ -2,6 +2,7 @@
 //! and from registry data, registry errors to diagnostics, and the registry
 //! handle that `configure` fills in.
 
+use crate::dynamic::Dynamic;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
@@ -14,6 +15,8 @@ pub type StringValue = Value<String>;
 /// several unknown elements, which must not collapse into one.
 pub type StringSet = Value<Vec<Value<String>>>;
 pub type StringMap = Value<BTreeMap<String, Value<String>>>;
+/// A `dynamic` attribute: tenant variables, typed as the configuration wrote them.
+pub type DynamicValue = Value<Dynamic>;
 
 /// The registry opened once per provider process by `configure`, shared by
 /// every resource and data source.
@@ -209,6 +212,36 @@ pub fn known_map(value: &StringMap) -> Option<BTreeMap<String, String>> {
             .map(|(k, v)| v.as_ref_option().map(|v| (k.clone(), v.clone())))
             .collect(),
     }
+}
+
+/// The variables of a `dynamic` map attribute as JSON, once fully known
+/// (null is empty); `None` while any part is unknown or it is not a map.
+pub fn known_json_map(value: &DynamicValue) -> Option<BTreeMap<String, serde_json::Value>> {
+    match value {
+        Value::Null => Some(BTreeMap::new()),
+        Value::Unknown => None,
+        Value::Value(d) => d.to_json_map().ok().flatten(),
+    }
+}
+
+/// A record's JSON map as a `dynamic` attribute, with the type its JSON implies.
+pub fn json_map_value(items: &BTreeMap<String, serde_json::Value>) -> DynamicValue {
+    let json = serde_json::Value::Object(items.clone().into_iter().collect());
+    Value::Value(Dynamic::from_json(&json))
+}
+
+/// A record's JSON map as a `dynamic` attribute: null where `prior` had
+/// null and the record holds nothing, `prior` itself where it holds the
+/// same values (so the configuration's types stay and no diff appears).
+pub fn optional_json_map(
+    items: &BTreeMap<String, serde_json::Value>,
+    prior: &DynamicValue,
+) -> DynamicValue {
+    if items.is_empty() && !prior.is_value() {
+        return Value::Null;
+    }
+    let json = serde_json::Value::Object(items.clone().into_iter().collect());
+    Value::Value(Dynamic::reconcile(&json, prior.as_ref_option()))
 }
 
 pub fn string(value: &str) -> StringValue {

@@ -14,8 +14,8 @@ use tf_provider::{AttributePath, DataSource, Diagnostics};
 
 use crate::attrs;
 use crate::convert::{
-    known_str, map_value, report, set_value, string, MetaValues, SharedRegistry, StringMap,
-    StringSet, StringValue,
+    json_map_value, known_str, map_value, report, set_value, string, DynamicValue, MetaValues,
+    SharedRegistry, StringMap, StringSet, StringValue,
 };
 use crate::resource_tenant::tenant_schema;
 
@@ -53,7 +53,7 @@ pub struct TenantRecord {
     pub tier: StringValue,
     pub status: StringValue,
     pub applications: StringSet,
-    pub variables: StringMap,
+    pub variables: DynamicValue,
     pub labels: StringMap,
     pub state: Value<BTreeMap<String, Value<BackendObject>>>,
     pub created_at: StringValue,
@@ -87,7 +87,7 @@ impl TenantRecord {
             tier: string(&tenant.tier),
             status: string(tenant.status.as_str()),
             applications: set_value(&tenant.applications),
-            variables: map_value(&tenant.variables),
+            variables: json_map_value(&tenant.variables),
             labels: map_value(&tenant.labels),
             state: Value::Value(state),
             created_at: meta.created_at,
@@ -204,7 +204,7 @@ mod tests {
     fn record_derives_each_backend_and_hides_secrets() {
         let mut tenant = Tenant::new("acme", "Acme", "ops@acme.example", "basic");
         tenant.applications = ["web".to_string(), "api".to_string()].into();
-        tenant.sensitive_variables = [("db_password".to_string(), "hunter2".to_string())].into();
+        tenant.sensitive_variables = [("db_password".to_string(), "hunter2".into())].into();
         let web = Application::new(
             "web",
             StateConfig {

@@ -3,13 +3,15 @@
 use async_trait::async_trait;
 use saas_registry::{TenantFilter, TenantStatus};
 use serde::{Deserialize, Serialize};
-use tf_provider::schema::{AttributeType, Schema};
+use serde_json::Value as Json;
+use tf_provider::schema::Schema;
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{DataSource, Diagnostics};
 
 use crate::attrs;
 use crate::convert::{check, known_map, known_str, report, SharedRegistry, StringMap, StringValue};
 use crate::data_source_tenant::{applications_of, tenant_record_attributes, TenantRecord};
+use crate::dynamic::Dynamic;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -19,11 +21,11 @@ pub struct TenantsState {
     pub status: StringValue,
     pub labels: StringMap,
     pub ids: Value<Vec<StringValue>>,
-    pub tenants: Value<Vec<Value<TenantRecord>>>,
+    pub tenants: Value<Dynamic>,
 }
 
 pub fn tenants_schema() -> Schema {
-    use attrs::{computed, optional, string, string_list, string_map};
+    use attrs::{computed, dynamic, optional, string, string_list, string_map};
     attrs::schema(
         "Lists the tenants that match every filter given (none: all tenants), sorted by id. Sensitive variables are not exposed.",
         [
@@ -32,7 +34,7 @@ pub fn tenants_schema() -> Schema {
             ("status", optional(string(), "Only tenants with this status: `active`, `suspended` or `offboarding`.")),
             ("labels", optional(string_map(), "Only tenants carrying all of these labels with these values.")),
             ("ids", computed(string_list(), "Ids of the matching tenants, sorted.")),
-            ("tenants", computed(AttributeType::List(Box::new(attrs::object_type(&tenant_record_attributes()))), "The matching tenants, sorted by id, each with the attributes of the `saas_tenant` data source.")),
+            ("tenants", computed(dynamic(), "The matching tenants, sorted by id: one object per tenant with the attributes of the `saas_tenant` data source (`id`, `name`, `email`, `tier`, `status`, `applications`, `variables`, `labels`, `state`, `created_at`, `updated_at`, `version`). It is a tuple, not a list, so that each tenant's `variables` keep their own types; index it, iterate it with `for` and take its `length()` as a list.")),
         ],
     )
 }
@@ -106,7 +108,7 @@ impl DataSource for TenantsDataSource {
                 records.sort_by(|a, b| a.id.cmp(&b.id));
                 let mut state = config;
                 state.ids = Value::Value(records.iter().map(|r| r.id.clone()).collect());
-                state.tenants = Value::Value(records.into_iter().map(Value::Value).collect());
+                state.tenants = Value::Value(tenants_value(&records));
                 Some(state)
             }
             Err(err) => {
@@ -115,6 +117,33 @@ impl DataSource for TenantsDataSource {
             }
         }
     }
+}
+
+/// The tenants as one tuple of objects. A list's elements must all share one
+/// type, which the typed variables of different tenants do not; in a tuple
+/// each object carries its own `variables` type, and the other attributes
+/// keep the types of the `saas_tenant` data source.
+fn tenants_value(records: &[TenantRecord]) -> Dynamic {
+    let fields = tenant_record_attributes();
+    let (mut types, mut values) = (Vec::new(), Vec::new());
+    for record in records {
+        let mut ty = serde_json::Map::new();
+        for (name, attribute) in &fields {
+            let cty = serde_json::to_value(&attribute.attr_type).unwrap_or(Json::Null);
+            ty.insert(name.clone(), cty);
+        }
+        let mut value = serde_json::to_value(record).unwrap_or(Json::Null);
+        if let Value::Value(vars) = &record.variables {
+            ty.insert("variables".into(), vars.ty.clone());
+            value["variables"] = vars.to_json().unwrap_or(Json::Null);
+        }
+        types.push(Json::Array(vec!["object".into(), Json::Object(ty)]));
+        values.push(value);
+    }
+    Dynamic::typed_json(
+        Json::Array(vec!["tuple".into(), Json::Array(types)]),
+        &Json::Array(values),
+    )
 }
 
 #[cfg(test)]

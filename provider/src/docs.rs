@@ -352,7 +352,7 @@ mod tests {
             .unwrap();
         assert!(tenant
             .content
-            .contains("- `sensitive_variables` (Map of String, Sensitive)"));
+            .contains("- `sensitive_variables` (Dynamic, Sensitive)"));
         assert!(tenant.content.contains("terraform import saas_tenant."));
     }
 }

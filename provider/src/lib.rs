@@ -7,6 +7,7 @@ pub mod data_source_application;
 pub mod data_source_tenant;
 pub mod data_source_tenants;
 pub mod docs;
+mod dynamic;
 #[cfg(target_os = "linux")]
 pub mod nodelay;
 pub mod provider;

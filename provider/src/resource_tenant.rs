@@ -9,10 +9,12 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::attrs;
 use crate::convert::{
-    check, check_absent, deleted, imported, known_map, known_set, known_str, optional_map,
-    optional_set, or_default, refreshed, report, reported, sort_set, string, MetaValues,
-    RecordState, SharedRegistry, StringMap, StringSet, StringValue,
+    check, check_absent, deleted, imported, known_json_map, known_map, known_set, known_str,
+    optional_json_map, optional_map, optional_set, or_default, refreshed, report, reported,
+    sort_set, string, DynamicValue, MetaValues, RecordState, SharedRegistry, StringMap, StringSet,
+    StringValue,
 };
+use crate::dynamic::Dynamic;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -23,8 +25,8 @@ pub struct TenantState {
     pub tier: StringValue,
     pub status: StringValue,
     pub applications: StringSet,
-    pub variables: StringMap,
-    pub sensitive_variables: StringMap,
+    pub variables: DynamicValue,
+    pub sensitive_variables: DynamicValue,
     pub labels: StringMap,
     pub created_at: StringValue,
     pub updated_at: StringValue,
@@ -32,16 +34,18 @@ pub struct TenantState {
 }
 
 pub fn tenant_schema() -> Schema {
-    use attrs::{optional, optional_computed, required, sensitive, string, string_map, string_set};
+    use attrs::{
+        dynamic, optional, optional_computed, required, sensitive, string, string_map, string_set,
+    };
     let mut attributes = vec![
         ("id", required(string(), "Tenant id: a lowercase DNS label (a-z, 0-9, `-`), 1 to 40 characters. It names the tenant's state key, bucket and lock, so it is immutable: changing it replaces the tenant.")),
         ("name", required(string(), "Display name.")),
         ("email", required(string(), "Contact email address.")),
         ("tier", required(string(), "Tier, for example `basic`, `standard` or `premium`. Every application in `applications` must allow it.")),
         ("status", optional_computed(string(), "`active`, `suspended` or `offboarding`. Defaults to `active`.")),
-        ("applications", optional(string_set(), "Names of the applications the tenant is onboarded to. Each must exist: reference `saas_application.<name>.id` so Terraform creates the application first.")),
-        ("variables", optional(string_map(), "Inputs handed to the tenant's stack runs.")),
-        ("sensitive_variables", sensitive(optional(string_map(), "Like `variables`, but secret: Terraform hides the values and saasctl never prints, logs or reports them. A key may not be in both maps."))),
+        ("applications", optional(string_set(), "Names of the applications the tenant is onboarded to. Each must exist by the time the tenant is written: reference `saas_application.<name>.name`, or name it and add `depends_on`, so that one apply can create both. An application not in the registry yet only warns at plan; apply fails on this attribute if it is still missing.")),
+        ("variables", optional(dynamic(), "Inputs handed to the tenant's stack runs: a map from variable name to a value of any type (string, number, bool, list, map, object), which the stack's variable of that name receives as it is, for example `{ replicas = 2, allowed_cidrs = [\"10.1.0.0/16\"], limits = { cpu = 4 } }`. A string stays a string, even one that looks like a number.")),
+        ("sensitive_variables", sensitive(optional(dynamic(), "Like `variables`, but secret: Terraform hides the values and saasctl never prints, logs or reports them. A key may not be in both maps."))),
         ("labels", optional(string_map(), "Free-form labels; `saasctl` and the `saas_tenants` data source filter on them.")),
     ];
     attributes.extend(attrs::meta_attributes("tenant"));
@@ -86,8 +90,8 @@ impl TenantState {
             tier: self.tier.as_ref_option()?.clone(),
             status,
             applications: known_set(&self.applications)?,
-            variables: known_map(&self.variables)?,
-            sensitive_variables: known_map(&self.sensitive_variables)?,
+            variables: known_json_map(&self.variables)?,
+            sensitive_variables: known_json_map(&self.sensitive_variables)?,
             labels: known_map(&self.labels)?,
             meta: self.meta().to_record(),
         })
@@ -103,8 +107,8 @@ impl TenantState {
             tier: string(&tenant.tier),
             status: string(tenant.status.as_str()),
             applications: optional_set(&tenant.applications, &prior.applications),
-            variables: optional_map(&tenant.variables, &prior.variables),
-            sensitive_variables: optional_map(
+            variables: optional_json_map(&tenant.variables, &prior.variables),
+            sensitive_variables: optional_json_map(
                 &tenant.sensitive_variables,
                 &prior.sensitive_variables,
             ),
@@ -149,14 +153,16 @@ impl TenantState {
                 ok &= check(diags, validate::slug("applications", app));
             }
         }
-        for (field, map) in [
+        for (field, vars) in [
             ("variables", &self.variables),
             ("sensitive_variables", &self.sensitive_variables),
-            ("labels", &self.labels),
         ] {
-            if let Value::Value(map) = map {
-                ok &= check(diags, validate::map_keys(field, map.keys()));
+            if let Value::Value(vars) = vars {
+                ok &= check(diags, variable_names(field, vars));
             }
+        }
+        if let Value::Value(map) = &self.labels {
+            ok &= check(diags, validate::map_keys("labels", map.keys()));
         }
         // Rules across attributes, once everything is known.
         if ok {
@@ -167,9 +173,12 @@ impl TenantState {
         ok
     }
 
-    /// Checks, against the registry, that each application exists, allows
-    /// the tier and can derive this tenant's backend; skipped while any of
-    /// them is unknown.
+    /// Checks, against the registry, that each application that exists
+    /// allows the tier and can derive this tenant's backend; skipped while
+    /// any of them is unknown. An application not in the registry yet may be
+    /// created by this same apply (a whole control plane at once), so it only
+    /// gets a warning here; apply's transactional check fails it if it is
+    /// still missing then.
     async fn check_references(&self, registry: &Registry, diags: &mut Diagnostics) {
         let (Some(id), Some(tier), Some(names)) = (
             known_str(&self.id),
@@ -182,13 +191,29 @@ impl TenantState {
         for name in &names {
             match registry.get_application(name).await {
                 Ok(Some(app)) => apps.push(app),
-                Ok(None) => {}
+                Ok(None) => diags.warning(
+                    format!("Application {name:?} is not in the registry yet"),
+                    "This apply must create it first (a saas_application that this tenant references or depends on); otherwise the apply fails here.".to_string(),
+                    AttributePath::new("applications"),
+                ),
                 Err(err) => return report(diags, err),
             }
         }
         let mut probe = Tenant::new(id, "", "", tier);
-        probe.applications = names;
+        probe.applications = apps.iter().map(|app| app.name.clone()).collect();
         check(diags, validate::tenant_references(&probe, &apps));
+    }
+}
+
+/// A variables attribute must be a map (an object literal or a `map(...)`)
+/// whose names are valid variable names.
+fn variable_names(field: &str, vars: &Dynamic) -> saas_registry::Result<()> {
+    match vars.keys() {
+        Some(keys) => validate::map_keys(field, keys),
+        None => Err(saas_registry::RegistryError::invalid(
+            field,
+            "must be a map from variable names to values, for example { replicas = 2 }",
+        )),
     }
 }
 
@@ -361,7 +386,7 @@ impl Resource for TenantResource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convert::{map_value, set_value};
+    use crate::convert::{json_map_value, set_value};
     use std::collections::BTreeSet;
 
     fn config() -> TenantState {
@@ -448,7 +473,7 @@ mod tests {
 
     #[test]
     fn a_variable_cannot_be_both_plain_and_sensitive() {
-        let both = map_value(&[("db".to_string(), "x".to_string())].into());
+        let both = json_map_value(&[("db".to_string(), "x".into())].into());
         let state = TenantState {
             variables: both.clone(),
             sensitive_variables: both,
@@ -459,6 +484,32 @@ mod tests {
         assert_eq!(
             diags.errors[0].attribute,
             AttributePath::new("sensitive_variables").key("db")
+        );
+    }
+
+    #[test]
+    fn variables_must_be_a_map_and_keep_their_types() {
+        let list = Value::Value(Dynamic::from_json(&serde_json::json!(["a"])));
+        let state = TenantState {
+            variables: list,
+            ..config()
+        };
+        let mut diags = Diagnostics::default();
+        assert!(!state.check_values(&mut diags));
+        assert_eq!(diags.errors[0].attribute, AttributePath::new("variables"));
+
+        let typed = serde_json::json!({"replicas": 2, "cidrs": ["10.1.0.0/16"], "zip": "01234"});
+        let state = TenantState {
+            variables: Value::Value(Dynamic::from_json(&typed)),
+            ..config()
+        };
+        let tenant = state.to_tenant().unwrap();
+        assert_eq!(tenant.variables["replicas"], serde_json::json!(2));
+        assert_eq!(tenant.variables["zip"], serde_json::json!("01234"));
+        // Read back from the record: the state it came from, type and all.
+        assert_eq!(
+            TenantState::from_tenant(&tenant, &state).variables,
+            state.variables
         );
     }
 

@@ -103,8 +103,8 @@ fn bench_tenant(app: &str, i: usize) -> Tenant {
     );
     tenant.applications.insert(app.to_string());
     tenant.variables = BTreeMap::from([
-        ("replicas".to_string(), "2".to_string()),
-        ("plan_message".to_string(), "bench".to_string()),
+        ("replicas".to_string(), "2".into()),
+        ("plan_message".to_string(), "bench".into()),
     ]);
     tenant.labels = BTreeMap::from([("wave".to_string(), format!("w{}", i % 4))]);
     tenant

@@ -79,3 +79,40 @@ pub(crate) fn version_from_i64(kind: RecordKind, id: &str, raw: i64) -> Result<u
         RegistryError::Backend(format!("stored {kind} {id:?} has a negative version {raw}"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A tenant body as the release before typed inputs stored it: every
+    /// variable a string. It reads back as JSON strings (no migration) and
+    /// is written back the same.
+    #[test]
+    fn a_string_only_body_of_the_previous_release_reads_back_unchanged() {
+        let old = r#"{"id":"acme","name":"Acme","email":"ops@acme.example","tier":"basic","status":"active","applications":["shop"],"variables":{"replicas":"2","region":"eu"},"sensitive_variables":{"token":"s3cret"},"labels":{},"meta":{"version":3,"created_at":"2026-11-01T00:00:00Z","updated_at":"2026-11-02T00:00:00Z"}}"#;
+        let tenant: Tenant = decode(RecordKind::Tenant, "acme", old).unwrap();
+        assert_eq!(tenant.variables["replicas"], json!("2"));
+        assert_eq!(tenant.sensitive_variables["token"], json!("s3cret"));
+        let again: serde_json::Value =
+            serde_json::from_str(&encode(RecordKind::Tenant, "acme", &tenant).unwrap()).unwrap();
+        assert_eq!(again["variables"], json!({"replicas": "2", "region": "eu"}));
+    }
+
+    #[test]
+    fn typed_values_keep_their_json_type() {
+        let mut tenant = Tenant::new("acme", "Acme", "ops@acme.example", "basic");
+        tenant.variables = [
+            ("replicas".to_string(), json!(2)),
+            ("cidrs".to_string(), json!(["10.1.0.0/16"])),
+            ("limits".to_string(), json!({"cpu": 4, "burst": 0.5})),
+            ("public".to_string(), json!(true)),
+            ("zip".to_string(), json!("01234")),
+        ]
+        .into();
+        let body = encode(RecordKind::Tenant, "acme", &tenant).unwrap();
+        let back: Tenant = decode(RecordKind::Tenant, "acme", &body).unwrap();
+        assert_eq!(back.variables, tenant.variables);
+        assert_eq!(back.variables["zip"], json!("01234"));
+    }
+}

@@ -177,12 +177,14 @@ pub struct Tenant {
     pub status: TenantStatus,
     #[serde(default)]
     pub applications: BTreeSet<String>,
-    /// Inputs handed to the tenant's stack runs.
+    /// Inputs handed to the tenant's stack runs, typed as JSON (string,
+    /// number, bool, list, object). Records written before values were typed
+    /// hold strings, which read back as JSON strings: no migration.
     #[serde(default)]
-    pub variables: BTreeMap<String, String>,
+    pub variables: BTreeMap<String, serde_json::Value>,
     /// Like `variables`, but never printed, logged or written to reports.
     #[serde(default)]
-    pub sensitive_variables: BTreeMap<String, String>,
+    pub sensitive_variables: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]

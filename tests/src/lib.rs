@@ -98,10 +98,10 @@ pub fn tenant(
     );
     t.applications.insert(app.to_string());
     for (k, v) in variables {
-        t.variables.insert(k.to_string(), v.to_string());
+        t.variables.insert(k.to_string(), (*v).into());
     }
     for (k, v) in secrets {
-        t.sensitive_variables.insert(k.to_string(), v.to_string());
+        t.sensitive_variables.insert(k.to_string(), (*v).into());
     }
     t
 }

@@ -18,7 +18,7 @@ struct TenantRow<'a> {
     tier: &'a str,
     status: String,
     applications: Vec<&'a str>,
-    variables: &'a std::collections::BTreeMap<String, String>,
+    variables: &'a std::collections::BTreeMap<String, serde_json::Value>,
     sensitive_variables: Vec<&'a str>,
     labels: &'a std::collections::BTreeMap<String, String>,
     version: u64,

@@ -100,7 +100,7 @@ pub async fn run(global: &GlobalArgs, args: UnlockArgs) -> anyhow::Result<Outcom
     install_providers(&terraform, &workspace).await?;
     let ws = workspace.tenant(&tenant.id);
     ws.prepare(&tenant)?;
-    let redactor = Redactor::new(tenant.sensitive_variables.values());
+    let redactor = Redactor::for_values(tenant.sensitive_variables.values());
     let config_dir = workspace.config_dir();
     let inv = Invocation {
         config_dir: &config_dir,

@@ -19,6 +19,13 @@ pub async fn round_trip(fx: &Fixture) {
 
     let mut acme = tenant("acme", "basic", &["shop"]);
     acme.variables.insert("plan".into(), "gold".into());
+    // Typed inputs: stored and read back as the same JSON on every backend.
+    acme.variables
+        .insert("replicas".into(), serde_json::json!(2));
+    acme.variables.insert(
+        "limits".into(),
+        serde_json::json!({"cpu": 4, "cidrs": ["10.1.0.0/16"], "burst": 0.5, "on": true}),
+    );
     acme.sensitive_variables
         .insert("api_key".into(), "s3cret".into());
     acme.labels.insert("region".into(), "eu".into());

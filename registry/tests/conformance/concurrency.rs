@@ -27,7 +27,7 @@ pub async fn race_same_tenant(fx: &Fixture) {
             .map(|(n, reg)| {
                 let (reg, barrier, mut edit) = (reg.clone(), Arc::clone(&barrier), base.clone());
                 edit.variables
-                    .insert("writer".into(), format!("writer-{n}-round-{round}"));
+                    .insert("writer".into(), format!("writer-{n}-round-{round}").into());
                 tokio::spawn(async move {
                     barrier.wait().await;
                     reg.update_tenant(&edit).await
@@ -119,7 +119,7 @@ async fn bump(reg: Registry, id: String, updates: u64) -> Tenant {
     let mut last = None;
     for n in 0..updates {
         let mut t = reg.require_tenant(&id).await.unwrap();
-        t.variables.insert("step".into(), n.to_string());
+        t.variables.insert("step".into(), n.to_string().into());
         last = Some(
             reg.update_tenant(&t)
                 .await
@@ -188,7 +188,7 @@ pub async fn listing_reads_every_page(fx: &Fixture) {
                 let mut t = tenant(&format!("tenant-{n:05}"), tier, &["shop"]);
                 for v in 0..4 {
                     t.variables
-                        .insert(format!("var_{v}"), format!("{n:05}-{v}-").repeat(96));
+                        .insert(format!("var_{v}"), format!("{n:05}-{v}-").repeat(96).into());
                 }
                 reg.create_tenant(&t).await.unwrap();
             }
@@ -209,9 +209,9 @@ pub async fn listing_reads_every_page(fx: &Fixture) {
     }
     let all = setup.list_tenants(&TenantFilter::default()).await.unwrap();
     assert_eq!(ids(&all), expected);
-    assert!(all
-        .iter()
-        .all(|t| t.variables.len() == 4 && t.variables["var_0"].len() == 768));
+    assert!(all.iter().all(
+        |t| t.variables.len() == 4 && t.variables["var_0"].as_str().map_or(0, str::len) == 768
+    ));
     let of_shop = setup
         .list_tenants(&TenantFilter::for_application("shop"))
         .await

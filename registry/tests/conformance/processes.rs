@@ -134,7 +134,8 @@ pub async fn race_writer() {
         }
     };
     let mut edit = registry.require_tenant(&job.tenant).await.unwrap();
-    edit.variables.insert("writer".into(), job.label.clone());
+    edit.variables
+        .insert("writer".into(), job.label.clone().into());
     std::fs::write(&job.ready, b"").unwrap();
     wait_for(&job.go).await;
     match registry.update_tenant(&edit).await {

@@ -7,6 +7,7 @@
 
 mod failures;
 mod locks;
+mod monorepo;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -370,7 +371,10 @@ async fn fans_out_over_two_applications_in_both_isolation_modes() {
         assert!(dir.join("plan.tfplan").is_file() && !dir.join("plan.json").exists());
         let changed = t["changed"].as_array().unwrap();
         assert_eq!(changed.len(), n as usize + 1, "{id}: {t}");
-        assert!(changed.iter().any(|a| a == "terraform_data.replica[0]"), "{t}");
+        assert!(
+            changed.iter().any(|a| a == "terraform_data.replica[0]"),
+            "{t}"
+        );
         let vars: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("tenant.tfvars.json")).unwrap())
                 .unwrap();

@@ -5,6 +5,7 @@
 //! gitlab trigger` against a local HTTP server in `gitlab/trigger.rs`.
 
 mod generator;
+mod monorepo;
 mod trigger;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,13 +29,26 @@ struct StackRepo {
 
 impl StackRepo {
     async fn new(tenants: &[(&str, &[(&str, &str)])]) -> StackRepo {
+        let examples = root().join("examples");
+        let layout = |repo: &Path| {
+            copy_dir(
+                &examples.join("tenant-stack"),
+                &repo.join("examples/tenant-stack"),
+            )
+        };
+        let repo = StackRepo::with_layout(layout).await;
+        for (id, variables) in tenants {
+            repo.add_tenant(id, variables).await;
+        }
+        repo
+    }
+
+    /// A repository laid out by `layout`, with the example parent pipeline.
+    async fn with_layout(layout: impl FnOnce(&Path)) -> StackRepo {
         let repo = tempfile::tempdir().unwrap();
         let registry_dir = tempfile::tempdir().unwrap();
         let examples = root().join("examples");
-        copy_dir(
-            &examples.join("tenant-stack"),
-            &repo.path().join("examples/tenant-stack"),
-        );
+        layout(repo.path());
         std::fs::copy(
             examples.join("gitlab/.gitlab-ci.yml"),
             repo.path().join(".gitlab-ci.yml"),
@@ -58,23 +72,23 @@ impl StackRepo {
             .create_application(&Application::new(unique_name("web"), state))
             .await
             .unwrap();
-        let repo = StackRepo {
+        StackRepo {
             repo,
             registry_dir,
             app,
-        };
-        for (id, variables) in tenants {
-            repo.add_tenant(id, variables).await;
         }
-        repo
     }
 
     async fn add_tenant(&self, id: &str, variables: &[(&str, &str)]) {
-        let t = saas_e2e::tenant(&self.app.name, id, variables, &[]);
+        self.create_tenant(&saas_e2e::tenant(&self.app.name, id, variables, &[]))
+            .await;
+    }
+
+    async fn create_tenant(&self, t: &saas_registry::Tenant) {
         Registry::open(&self.registry_url())
             .await
             .unwrap()
-            .create_tenant(&t)
+            .create_tenant(t)
             .await
             .unwrap();
     }
@@ -129,11 +143,15 @@ fn commit_all(dir: &Path) {
     }
 }
 
+/// Copies the tree under `from` (dotfiles included) to `to`.
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else if kind.is_file() {
             std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
         }
     }

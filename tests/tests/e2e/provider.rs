@@ -5,7 +5,9 @@
 mod bad_input;
 mod examples;
 mod lifecycle;
+mod one_shot;
 mod race;
+mod typed_variables;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -57,9 +57,12 @@ fn bad_tenants_fail_the_plan_and_change_nothing() {
             tenant_config("acme", "ops@x.example", "premium", web),
         ),
         (
-            "Invalid applications",
-            "applications",
-            tenant_config("acme", "ops@x.example", "basic", "\"nope\""),
+            "Invalid variables",
+            "variables",
+            tenant_config("acme", "ops@x.example", "basic", web).replace(
+                "applications =",
+                "variables    = [\"not\", \"a map\"]\n  applications =",
+            ),
         ),
         (
             "Invalid email",
