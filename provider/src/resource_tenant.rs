@@ -5,7 +5,7 @@ use saas_registry::{validate, RecordKind, Registry, Tenant, TenantStatus};
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::Schema;
 use tf_provider::value::{Value, ValueEmpty};
-use tf_provider::{AttributePath, Diagnostics, Resource};
+use tf_provider::{AttributePath, Diagnostics, RawValue, Resource};
 
 use crate::attrs;
 use crate::convert::{
@@ -49,10 +49,12 @@ pub fn tenant_schema() -> Schema {
         ("labels", optional(string_map(), "Free-form labels; `saasctl` and the `saas_tenants` data source filter on them.")),
     ];
     attributes.extend(attrs::meta_attributes("tenant"));
-    attrs::schema(
+    let mut schema = attrs::schema(
         "A tenant of the SaaS: who it is, its tier and status, the applications it is onboarded to and the variables its stacks receive.",
         attributes,
-    )
+    );
+    schema.version = SCHEMA_VERSION;
+    schema
 }
 
 impl RecordState for TenantState {
@@ -381,6 +383,47 @@ impl Resource for TenantResource {
             ValueEmpty::default(),
         ))
     }
+
+    async fn upgrade<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        version: i64,
+        prior_state: RawValue,
+    ) -> Option<Self::State<'a>> {
+        let state = prior_state.deserialize::<serde_json::Value>(diags)?;
+        match upgraded(version, state) {
+            Ok(state) => Some(state),
+            Err(message) => {
+                diags.root_error(
+                    format!("Cannot upgrade saas_tenant state version {version}"),
+                    message,
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Version 2 made `variables` and `sensitive_variables` dynamic (typed
+/// values); version 1 held them as `map(string)`.
+const SCHEMA_VERSION: i64 = 2;
+
+/// A stored state of an earlier schema version, as this version's state:
+/// a version 1 map of strings becomes a dynamic object of strings, the type
+/// a configuration's `{ k = "v" }` literal has, so the next plan is empty.
+fn upgraded(version: i64, mut state: serde_json::Value) -> Result<TenantState, String> {
+    if version != 1 {
+        return Err(format!(
+            "only version 1 can be upgraded to {SCHEMA_VERSION}"
+        ));
+    }
+    for field in ["variables", "sensitive_variables"] {
+        if let Some(map @ serde_json::Value::Object(_)) = state.get(field).cloned() {
+            let typed = Dynamic::from_json(&map);
+            state[field] = serde_json::json!({"value": map, "type": typed.ty});
+        }
+    }
+    serde_json::from_value(state).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -511,6 +554,28 @@ mod tests {
             TenantState::from_tenant(&tenant, &state).variables,
             state.variables
         );
+    }
+
+    #[test]
+    fn a_version_1_state_of_strings_upgrades_to_typed_strings() {
+        let v1 = serde_json::json!({
+            "id": "acme", "name": "Acme", "email": "ops@acme.example", "tier": "basic",
+            "status": "active", "applications": ["web"],
+            "variables": {"replicas": "3"}, "sensitive_variables": null, "labels": {},
+            "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z", "version": 1,
+        });
+        let state = upgraded(1, v1).unwrap();
+        let tenant = state.to_tenant().unwrap();
+        assert_eq!(tenant.variables["replicas"], serde_json::json!("3"));
+        assert!(state.sensitive_variables.is_null());
+        let Value::Value(vars) = &state.variables else {
+            panic!("{:?}", state.variables)
+        };
+        assert_eq!(
+            vars.ty,
+            serde_json::json!(["object", {"replicas": "string"}])
+        );
+        assert!(upgraded(7, serde_json::json!({})).is_err());
     }
 
     #[test]

@@ -67,11 +67,16 @@ async fn failures_budget_resume_waves_and_concurrency() {
     expected.insert("b1".into(), "failed".into());
     assert_eq!(results(&f1), expected);
     let b1 = &tenants(&f1)["b1"];
+    // Terraform's first diagnostic (summary and detail, from its -json
+    // output), not the log lines around it.
+    let error = b1["error"].as_str().unwrap();
     assert!(
-        b1["error"]
-            .as_str()
-            .unwrap()
-            .contains("fail_plan is set for tenant b1"),
+        error.contains("Resource precondition failed")
+            && error.contains("fail_plan is set for tenant b1"),
+        "{b1}"
+    );
+    assert!(
+        !error.contains("Reading...") && !error.contains("Read complete"),
         "{b1}"
     );
     // -j 1: every tenant starts after the previous one finished.

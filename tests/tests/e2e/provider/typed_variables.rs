@@ -138,3 +138,70 @@ fn typed_variables_round_trip_on_dynamodb() {
     let table = unique_name("typed");
     typed(&format!("dynamodb://{table}?region=us-east-1"), &table);
 }
+
+/// A state written by the string-only release (schema version 1, where
+/// `variables` was a `map(string)`) is upgraded by the provider: the next
+/// plan of the same string literals is empty.
+#[test]
+fn a_state_of_the_string_only_release_upgrades_without_a_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    open(&url);
+    let ws = Workspace::new(&url);
+    ws.write(&format!(
+        "{}{}",
+        super::application_config("web", &["basic"]),
+        r#"
+resource "saas_tenant" "acme" {
+  id                  = "acme"
+  name                = "Acme"
+  email               = "ops@acme.example"
+  tier                = "basic"
+  applications        = [saas_application.web.name]
+  variables           = { replicas = "3", region = "eu" }
+  sensitive_variables = { token = "s3cret-token" }
+}
+"#
+    ));
+    ws.init();
+    ws.apply();
+    // Rewrite the state as version 1 wrote it.
+    let path = ws.state_file();
+    let mut state: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let tenant = state["resources"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["type"] == "saas_tenant")
+        .unwrap();
+    let instance = &mut tenant["instances"][0];
+    assert_eq!(instance["schema_version"], 2);
+    instance["schema_version"] = json!(1);
+    for field in ["variables", "sensitive_variables"] {
+        let plain = instance["attributes"][field]["value"].clone();
+        assert!(
+            plain.is_object(),
+            "{field}: {}",
+            instance["attributes"][field]
+        );
+        instance["attributes"][field] = plain;
+    }
+    state["serial"] = json!(state["serial"].as_u64().unwrap() + 1);
+    std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+
+    ws.plan(0);
+    // And the upgraded state is written back in version 2's form.
+    ws.apply();
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let tenant = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "saas_tenant")
+        .unwrap();
+    assert_eq!(tenant["instances"][0]["schema_version"], 2);
+    assert_eq!(
+        tenant["instances"][0]["attributes"]["variables"]["value"]["replicas"],
+        "3"
+    );
+}
