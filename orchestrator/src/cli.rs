@@ -274,6 +274,10 @@ pub enum RunsCommand {
     Show {
         /// Run id.
         id: String,
+        /// Print the path of the run's release page (report.html) instead;
+        /// written from report.json first if the run has none yet.
+        #[arg(long)]
+        html: bool,
     },
 }
 
@@ -353,6 +357,9 @@ pub enum ReportFormat {
     #[default]
     Markdown,
     Json,
+    /// The release page: one self-contained HTML file (log links relative
+    /// to the working directory).
+    Html,
 }
 
 #[derive(Debug, Args)]

@@ -23,7 +23,7 @@ use crate::rollout;
 use crate::runner::{self, Invocation, RetrySettings, TerraformSettings};
 use crate::runs::{
     new_run_id, now_rfc3339, validate_run_id, write_atomic, RunReport, RunStatus, RunStore,
-    TenantReport, TenantResult, JUNIT_FILE,
+    TenantReport, TenantResult, JUNIT_FILE, REPORT_HTML,
 };
 use crate::tenant_job::{run_tenant, JobContext, Operation, SavedPlans, TenantOutcome};
 use crate::workspace::RunWorkspace;
@@ -144,6 +144,7 @@ pub async fn run(
                 _ => None,
             },
             resumes: 0,
+            terraform_version: None,
             tenants: waves
                 .iter()
                 .flat_map(|w| w.items.iter().map(|id| TenantReport::pending(id, &w.name)))
@@ -166,6 +167,14 @@ pub async fn run(
         plan_json: args.plan_json,
     };
     let by_id: BTreeMap<String, Tenant> = tenants.into_iter().map(|t| (t.id.clone(), t)).collect();
+    for entry in &mut report.tenants {
+        if let Some(tenant) = by_id.get(&entry.tenant) {
+            entry.name = Some(tenant.name.clone());
+        }
+    }
+    if report.terraform_version.is_none() {
+        report.terraform_version = runner::terraform_version(&ctx.terraform.binary).await;
+    }
     let mut progress = Progress::new(by_id.len());
     progress.start(ctx.operation.command(), &run_id, jobs);
     let mut save_error = None;
@@ -198,6 +207,8 @@ pub async fn run(
         &ctx.workspace.dir.join(JUNIT_FILE),
         render::junit::render(&report).as_bytes(),
     )?;
+    let page = render::html::page(&report, &render::html::PageContext::default());
+    write_atomic(&ctx.workspace.dir.join(REPORT_HTML), page.as_bytes())?;
     render::report::print(args.output.output, &report, &ctx.workspace.dir)?;
     Ok(match report.status {
         RunStatus::Failed | RunStatus::Running => Outcome::TenantFailed,

@@ -58,6 +58,20 @@ pub fn find_terraform() -> Result<PathBuf, CliError> {
     ))
 }
 
+/// `terraform version -json`'s version, for the run's report; `None` if it
+/// cannot tell (the report shows "unknown", nothing fails).
+pub async fn terraform_version(binary: &Path) -> Option<String> {
+    let output = tokio::process::Command::new(binary)
+        .args(["version", "-json"])
+        .env("CHECKPOINT_DISABLE", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .ok()?;
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    json["terraform_version"].as_str().map(str::to_string)
+}
+
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()

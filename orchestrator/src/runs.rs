@@ -14,6 +14,8 @@ pub use crate::tf_json::ChangeCounts;
 
 pub const REPORT_FILE: &str = "report.json";
 pub const JUNIT_FILE: &str = "junit.xml";
+/// The release page (`render::html`), beside the report.
+pub const REPORT_HTML: &str = "report.html";
 
 /// A new run id: UTC time to the millisecond plus the pid, so ids sort by
 /// time and two saasctl processes started in the same millisecond differ.
@@ -108,6 +110,9 @@ impl TenantResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantReport {
     pub tenant: String,
+    /// The tenant's display name (registry input: shown escaped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub wave: String,
     pub result: TenantResult,
     #[serde(default)]
@@ -142,6 +147,7 @@ impl TenantReport {
     pub fn pending(tenant: &str, wave: &str) -> Self {
         TenantReport {
             tenant: tenant.to_string(),
+            name: None,
             wave: wave.to_string(),
             result: TenantResult::Pending,
             counts: ChangeCounts::default(),
@@ -198,6 +204,9 @@ pub struct RunReport {
     /// How many times `--resume` picked this run up again.
     #[serde(default)]
     pub resumes: u32,
+    /// `terraform version` of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terraform_version: Option<String>,
     pub tenants: Vec<TenantReport>,
 }
 
@@ -322,6 +331,7 @@ mod tests {
                 jobs: 2,
                 from_run: None,
                 resumes: 0,
+                terraform_version: None,
                 tenants: vec![TenantReport::pending("t1", "all")],
             };
             report.tenants[0].result = TenantResult::Changes;

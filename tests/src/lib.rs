@@ -149,6 +149,33 @@ pub fn gitlab_ci_local(dir: &Path) -> Command {
     cmd
 }
 
+/// Opens a release page in headless chromium (`tests/browser/check-page.cjs`)
+/// and returns what it saw (rows, counts, script errors, requests, first
+/// paint, the page without JavaScript); saves a screenshot to `screenshot`.
+pub fn browser_check(page: &Path, screenshot: &Path) -> serde_json::Value {
+    let node_dir = root().join(".tools/node/node_modules");
+    let node = node_dir.join(".bin/node");
+    let playwright = node_dir.join("playwright-core");
+    assert!(
+        node.is_file() && playwright.is_dir(),
+        "node or playwright-core is missing under {}: {SETUP_HINT}",
+        node_dir.display()
+    );
+    let out = run_ok(
+        Command::new(node)
+            .arg(root().join("tests/browser/check-page.cjs"))
+            .arg(page)
+            .arg(screenshot)
+            .env("SAAS_PLAYWRIGHT", playwright),
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "check-page.cjs printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
 /// Runs `cmd` to completion. On failure its command line, exit code, stdout
 /// and stderr are printed (the test runner shows them for failed tests).
 pub fn run(cmd: &mut Command) -> Output {

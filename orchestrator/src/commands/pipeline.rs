@@ -12,6 +12,7 @@ use crate::cli::{
 use crate::discovery::{discover, only_new, open_registry};
 use crate::exit::{CliError, Outcome};
 use crate::pipeline::{self, report, waves, GeneratorSettings, PipelineError};
+use crate::render::html;
 use crate::runs::write_atomic;
 
 pub async fn run(global: &GlobalArgs, command: PipelineCommand) -> anyhow::Result<Outcome> {
@@ -168,13 +169,18 @@ fn rollup(args: PipelineReportArgs) -> anyhow::Result<Outcome> {
     for id in &expected {
         saas_registry::validate::slug("tenant", id)?;
     }
-    let summary = report::collect(&args.artifacts, &expected).map_err(|err| match err {
+    let cli_error = |err: report::ReportError| match err {
         report::ReportError::NotAReport { .. } => CliError::Usage(err.to_string()),
         _ => CliError::NotFound(err.to_string()),
-    })?;
+    };
+    let summary = report::collect(&args.artifacts, &expected).map_err(cli_error)?;
     match args.format {
         ReportFormat::Markdown => print!("{}", report::markdown(&summary)),
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+        ReportFormat::Html => {
+            let merged = report::release_report(&args.artifacts, &expected).map_err(cli_error)?;
+            print!("{}", html::page(&merged, &html::PageContext::default()));
+        }
     }
     Ok(summary.outcome())
 }

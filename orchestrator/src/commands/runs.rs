@@ -3,7 +3,7 @@
 use crate::cli::{RunsArgs, RunsCommand};
 use crate::exit::Outcome;
 use crate::render::{self, table::Table};
-use crate::runs::{RunReport, RunStore, TenantResult};
+use crate::runs::{write_atomic, RunReport, RunStore, TenantResult, REPORT_HTML};
 
 pub async fn run(args: RunsArgs) -> anyhow::Result<Outcome> {
     let store = RunStore::new(&args.runs_dir);
@@ -34,7 +34,16 @@ pub async fn run(args: RunsArgs) -> anyhow::Result<Outcome> {
                 table
             })?;
         }
-        Some(RunsCommand::Show { id }) => {
+        Some(RunsCommand::Show { id, html: true }) => {
+            let report = store.load(&id)?;
+            let path = store.run_dir(&id).join(REPORT_HTML);
+            if !path.is_file() {
+                let page = render::html::page(&report, &render::html::PageContext::default());
+                write_atomic(&path, page.as_bytes())?;
+            }
+            println!("{}", std::path::absolute(&path)?.display());
+        }
+        Some(RunsCommand::Show { id, html: false }) => {
             let report = store.load(&id)?;
             render::report::print(args.output.output, &report, &store.run_dir(&id))?;
         }

@@ -167,19 +167,27 @@ pub fn gate(wave: &str, stage: &str) -> Job {
 }
 
 /// The roll-up of every earlier job's artifacts (no `needs`: a job without
-/// them downloads the artifacts of all earlier stages, whatever their count).
-pub fn report(stage: &str, expected: &[String]) -> Job {
+/// them downloads the artifacts of all earlier stages, whatever their count):
+/// `report` (markdown in the log, JSON for tools; its exit code is the
+/// release's) and `release-page`, the HTML page alone in its artifacts, so
+/// `expose_as` links the merge request straight to it.
+pub fn rollup(stage: &str, expected: &[String]) -> [Job; 2] {
     let report = format!(
         "saasctl pipeline report --artifacts {RUNS_DIR} --expect {}",
         shell_quote(&expected.join(","))
     );
-    let body = map([
+    let artifacts = |extra: Vec<(&str, Value)>, paths: &[&str]| {
+        let mut fields = vec![("when", string("always")), ("expire_in", string("30 days"))];
+        fields.extend(extra);
+        fields.push(("paths", strings(paths.iter().copied())));
+        map(fields)
+    };
+    let summary = map([
         ("stage", string(stage)),
         ("when", string("always")),
         (
             "script",
             strings([
-                // The JSON copy is for tools; the markdown line sets the exit code.
                 format!("{report} --format json > saas-report.json || true"),
                 format!(
                     "code=0; {report} > saas-report.md || code=$?; cat saas-report.md; exit $code"
@@ -188,18 +196,32 @@ pub fn report(stage: &str, expected: &[String]) -> Job {
         ),
         (
             "artifacts",
-            map([
-                ("when", string("always")),
-                ("expire_in", string("30 days")),
-                ("paths", strings(["saas-report.json", "saas-report.md"])),
-            ]),
+            artifacts(vec![], &["saas-report.json", "saas-report.md"]),
         ),
         (
             "allow_failure",
             map([("exit_codes", Value::Sequence(vec![Value::Number(2.into())]))]),
         ),
     ]);
-    ("report".to_string(), body)
+    let page = map([
+        ("stage", string(stage)),
+        ("when", string("always")),
+        (
+            "script",
+            strings([format!("{report} --format html > saas-report.html || true")]),
+        ),
+        (
+            "artifacts",
+            artifacts(
+                vec![("expose_as", string("release page"))],
+                &["saas-report.html"],
+            ),
+        ),
+    ]);
+    [
+        ("report".to_string(), summary),
+        ("release-page".to_string(), page),
+    ]
 }
 
 /// The one job of a pipeline for an empty selection.

@@ -17,12 +17,15 @@ pub const DEFAULT_MAX_JOBS_PER_PIPELINE: usize = 500;
 /// Jobs a single child pipeline needs: plan and apply per tenant, one gate
 /// per manual wave, one report job.
 pub fn single_pipeline_jobs(tenants: usize, gates: usize) -> usize {
-    2 * tenants + gates + 1
+    2 * tenants + gates + ROLLUP_JOBS
 }
+
+/// The jobs after the tenants' in every pipeline: `report` and `release-page`.
+pub const ROLLUP_JOBS: usize = 2;
 
 /// Most tenants one shard pipeline holds, or `None` if not even one fits.
 pub fn tenants_per_shard(max_jobs: usize) -> Option<usize> {
-    let per_shard = max_jobs.saturating_sub(1) / 2;
+    let per_shard = max_jobs.saturating_sub(ROLLUP_JOBS) / 2;
     (per_shard > 0).then_some(per_shard)
 }
 
@@ -120,11 +123,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shard_capacity_leaves_room_for_the_report_job() {
+    fn shard_capacity_leaves_room_for_the_rollup_jobs() {
         assert_eq!(tenants_per_shard(500), Some(249));
-        assert_eq!(tenants_per_shard(3), Some(1));
-        assert_eq!(tenants_per_shard(2), None);
-        assert_eq!(single_pipeline_jobs(249, 0), 499);
+        assert_eq!(tenants_per_shard(4), Some(1));
+        assert_eq!(tenants_per_shard(3), None);
+        assert_eq!(single_pipeline_jobs(249, 0), 500);
     }
 
     #[test]

@@ -253,7 +253,7 @@ fn single(settings: &GeneratorSettings, waves: &[Wave]) -> Result<String, Pipeli
         .iter()
         .flat_map(|w| w.tenants.iter().cloned())
         .collect();
-    all_jobs.push(jobs::report("report", &expected));
+    all_jobs.extend(jobs::rollup("report", &expected));
     render(
         header(settings, waves, "child pipeline"),
         preamble(settings, stages),
@@ -275,7 +275,7 @@ fn shard_file(settings: &GeneratorSettings, shard: &Shard<'_>) -> Result<String,
     };
     let what = format!("shard {} of wave {}", shard.name, shard.wave.name);
     let mut all_jobs = tenant_jobs(settings, shard.tenants, "plan", "apply");
-    all_jobs.push(jobs::report("report", shard.tenants));
+    all_jobs.extend(jobs::rollup("report", shard.tenants));
     render(
         header(settings, std::slice::from_ref(&slice), &what),
         preamble(
@@ -301,7 +301,7 @@ fn sharded(
     let max_jobs = settings.max_jobs_per_pipeline;
     let by_jobs = limits::tenants_per_shard(max_jobs).ok_or_else(|| {
         PipelineError::CannotFit(format!(
-            "--max-jobs-per-pipeline {max_jobs} is too small: a shard pipeline holds a plan and an apply job per tenant plus a report job, so at least {} jobs",
+            "--max-jobs-per-pipeline {max_jobs} is too small: a shard pipeline holds a plan and an apply job per tenant plus the report and release-page jobs, so at least {} jobs",
             limits::single_pipeline_jobs(1, 0)
         ))
     })?;

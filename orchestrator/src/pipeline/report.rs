@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::exit::Outcome;
-use crate::runs::{ChangeCounts, RunReport, TenantResult, REPORT_FILE};
+use crate::runs::{ChangeCounts, RunReport, RunStatus, TenantReport, TenantResult, REPORT_FILE};
 use crate::workspace::{DATA_DIR, INIT_DATA_DIR, PLUGIN_CACHE, SOURCE_MIRROR};
 
 /// One tenant's line of the release.
@@ -96,9 +96,9 @@ fn is_apply(command: &str) -> bool {
     matches!(command, "apply" | "destroy")
 }
 
-/// Reads and merges every report under `dir`. Tenants in `expected` with no
-/// result at all count as not started (their job never ran or died early).
-pub fn collect(dir: &Path, expected: &[String]) -> Result<ReleaseSummary, ReportError> {
+/// Every report under `dir` with its run directory, plans first, then
+/// applies, each in time order: later entries win.
+fn read_reports(dir: &Path) -> Result<Vec<(PathBuf, RunReport)>, ReportError> {
     let mut reports = Vec::new();
     for path in find_reports(dir)? {
         let text = std::fs::read_to_string(&path).map_err(|source| ReportError::Io {
@@ -110,19 +110,27 @@ pub fn collect(dir: &Path, expected: &[String]) -> Result<ReleaseSummary, Report
                 path: path.clone(),
                 message: e.to_string(),
             })?;
-        reports.push(report);
+        let run_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        reports.push((run_dir, report));
     }
-    if reports.is_empty() && expected.is_empty() {
-        return Err(ReportError::Empty(dir.to_path_buf()));
-    }
-    // Plans first, then applies, each in time order: later entries win.
-    reports.sort_by(|a, b| {
+    reports.sort_by(|(_, a), (_, b)| {
         (is_apply(&a.command), &a.started_at, &a.run_id).cmp(&(
             is_apply(&b.command),
             &b.started_at,
             &b.run_id,
         ))
     });
+    Ok(reports)
+}
+
+/// Reads and merges every report under `dir`. Tenants in `expected` with no
+/// result at all count as not started (their job never ran or died early).
+pub fn collect(dir: &Path, expected: &[String]) -> Result<ReleaseSummary, ReportError> {
+    let reports = read_reports(dir)?;
+    if reports.is_empty() && expected.is_empty() {
+        return Err(ReportError::Empty(dir.to_path_buf()));
+    }
+    let reports: Vec<RunReport> = reports.into_iter().map(|(_, r)| r).collect();
     let mut lines: BTreeMap<String, TenantLine> = BTreeMap::new();
     let mut applications: Vec<String> = Vec::new();
     for report in &reports {
@@ -161,7 +169,7 @@ pub fn collect(dir: &Path, expected: &[String]) -> Result<ReleaseSummary, Report
             apply: None,
             result: TenantResult::NotStarted,
             counts: ChangeCounts::default(),
-            error: Some("no result in the artifacts: its job did not run or did not finish".into()),
+            error: Some(NO_RESULT.into()),
             runs: Vec::new(),
         });
     }
@@ -183,6 +191,77 @@ pub fn collect(dir: &Path, expected: &[String]) -> Result<ReleaseSummary, Report
         Outcome::Clean => "clean",
     };
     Ok(summary)
+}
+
+const NO_RESULT: &str = "no result in the artifacts: its job did not run or did not finish";
+
+/// The whole pipeline as one run report, for the release page: per tenant
+/// the entry that counts (its apply, else its plan), its log linked by its
+/// path under `dir`.
+pub fn release_report(dir: &Path, expected: &[String]) -> Result<RunReport, ReportError> {
+    let reports = read_reports(dir)?;
+    let summary = collect(dir, expected)?;
+    let mut entries: BTreeMap<String, TenantReport> = BTreeMap::new();
+    for (run_dir, report) in &reports {
+        for entry in &report.tenants {
+            let mut entry = entry.clone();
+            entry.log = run_dir.join(&entry.log).display().to_string();
+            entries.insert(entry.tenant.clone(), entry);
+        }
+    }
+    for tenant in expected {
+        entries.entry(tenant.clone()).or_insert_with(|| {
+            let mut missing = TenantReport::pending(tenant, "all");
+            missing.result = TenantResult::NotStarted;
+            missing.error = Some(NO_RESULT.into());
+            missing
+        });
+    }
+    let first = reports
+        .iter()
+        .map(|(_, r)| r)
+        .min_by(|a, b| a.started_at.cmp(&b.started_at));
+    let last_finish = reports
+        .iter()
+        .filter_map(|(_, r)| r.finished_at.clone())
+        .max();
+    let mut tenants: Vec<TenantReport> = entries.into_values().collect();
+    // Waves in the order they ran.
+    tenants.sort_by(|a, b| {
+        (&a.started_at.is_none(), &a.started_at).cmp(&(&b.started_at.is_none(), &b.started_at))
+    });
+    let mut wave_order: Vec<String> = Vec::new();
+    for t in &tenants {
+        if !wave_order.contains(&t.wave) {
+            wave_order.push(t.wave.clone());
+        }
+    }
+    tenants.sort_by_key(|t| wave_order.iter().position(|w| *w == t.wave));
+    Ok(RunReport {
+        run_id: "pipeline".into(),
+        command: if reports.iter().any(|(_, r)| is_apply(&r.command)) {
+            "apply"
+        } else {
+            "plan"
+        }
+        .into(),
+        application: summary.applications.join(", "),
+        stack: first.map(|r| r.stack.clone()).unwrap_or_default(),
+        started_at: first.map(|r| r.started_at.clone()).unwrap_or_default(),
+        finished_at: last_finish,
+        status: match summary.outcome() {
+            Outcome::TenantFailed => RunStatus::Failed,
+            Outcome::Changes => RunStatus::Changes,
+            Outcome::Clean => RunStatus::Clean,
+        },
+        jobs: reports.len(),
+        from_run: None,
+        resumes: 0,
+        terraform_version: reports
+            .iter()
+            .find_map(|(_, r)| r.terraform_version.clone()),
+        tenants,
+    })
 }
 
 /// A markdown table for a merge request comment.
@@ -256,6 +335,7 @@ mod tests {
             jobs: 1,
             from_run: None,
             resumes: 0,
+            terraform_version: None,
             tenants: results
                 .iter()
                 .map(|(t, result, add)| {

@@ -112,7 +112,7 @@ fn golden_empty_selection_is_one_no_op_job() {
 #[test]
 fn golden_sharded_router_and_shard() {
     let mut s = settings();
-    s.max_jobs_per_pipeline = 7; // 3 tenants per shard
+    s.max_jobs_per_pipeline = 8; // 3 tenants per shard
     let waves = waves::resolve(Some("canary=tenant-0001;rest"), &tenants(7)).unwrap();
     let out = generate(&s, &waves).unwrap();
     let paths: Vec<&str> = out.shards.iter().map(|f| f.path.as_str()).collect();
@@ -195,10 +195,10 @@ fn unknown_manual_waves_and_tiny_limits_say_why() {
     );
 
     let mut s = settings();
-    s.max_jobs_per_pipeline = 2;
+    s.max_jobs_per_pipeline = 3;
     let err = generate(&s, &waves).unwrap_err().to_string();
     assert!(
-        err.contains("too small") && err.contains("at least 3 jobs"),
+        err.contains("too small") && err.contains("at least 4 jobs"),
         "{err}"
     );
 }
@@ -219,7 +219,7 @@ fn tenant_ids_are_validated_before_they_become_names_and_paths() {
 #[test]
 fn a_selection_that_cannot_fit_names_the_limit() {
     let mut s = settings();
-    s.max_jobs_per_pipeline = 3; // one tenant per shard: 5000 shards
+    s.max_jobs_per_pipeline = 4; // one tenant per shard: 5000 shards
     let err = generate(&s, &waves::resolve(None, &tenants(5000)).unwrap())
         .unwrap_err()
         .to_string();

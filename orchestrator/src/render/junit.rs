@@ -96,6 +96,7 @@ mod tests {
             jobs: 1,
             from_run: None,
             resumes: 0,
+            terraform_version: None,
             tenants: vec![failed, skipped, ok],
         };
         let xml = render(&report);

@@ -2,6 +2,7 @@
 
 pub mod bootstrap;
 pub mod gitlab;
+pub mod html;
 pub mod junit;
 pub mod report;
 pub mod table;

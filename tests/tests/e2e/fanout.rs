@@ -8,6 +8,7 @@
 mod failures;
 mod locks;
 mod monorepo;
+mod release_page;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -244,9 +244,16 @@ async fn example_parent_pipeline_deploys_every_tenant_then_onboards_only_new_one
     let repo = StackRepo::new(&tenants).await;
     let output = repo.pipeline(&[("SAAS_APPLY", "auto"), ("SAAS_WAVES", "canary=globex;rest")]);
     let jobs = Jobs::of(&output);
-    for job in ["backends", "generate", "deploy", "report"] {
+    for job in ["backends", "generate", "deploy", "report", "release-page"] {
         jobs.assert(job, "PASS");
     }
+    // The child pipeline's release page, one click from the merge request.
+    let applied: BTreeMap<String, String> = TENANTS
+        .iter()
+        .map(|t| (t.to_string(), "applied".to_string()))
+        .collect();
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gitlab-release-page.png");
+    page_rows(&repo.repo.path().join("saas-report.html"), &shot, &applied);
     for tenant in TENANTS {
         jobs.assert(&format!("plan:{tenant}"), "PASS");
         jobs.assert(&format!("apply:{tenant}"), "PASS");
@@ -370,4 +377,47 @@ async fn a_failing_canary_stops_the_later_wave() {
         })
         .collect();
     assert_eq!(results, expected);
+
+    // The release page from the same artifacts.
+    let mut page = Command::new(bin("saasctl"));
+    page.args(["pipeline", "report", "--format", "html", &expect]);
+    let output = run(page.arg("--artifacts").arg(&runs));
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let built = repo.repo.path().join("built-report.html");
+    std::fs::write(&built, &output.stdout).unwrap();
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pipeline-release-page.png");
+    let seen = page_rows(&built, &shot, &expected);
+    let initech = seen["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["tenant"].as_str().unwrap().starts_with("initech"))
+        .unwrap();
+    assert!(
+        initech["diagnostic"]
+            .as_str()
+            .unwrap()
+            .contains("fail_plan is set for tenant initech"),
+        "{seen}"
+    );
+}
+
+/// Opens a release page in chromium: no script errors, nothing fetched,
+/// and one row per tenant with the `expected` result. Returns what it saw.
+fn page_rows(page: &Path, shot: &Path, expected: &BTreeMap<String, String>) -> serde_json::Value {
+    let seen = saas_e2e::browser_check(page, shot);
+    assert_eq!(seen["errors"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["requests"], serde_json::json!([]), "{seen}");
+    let rows: BTreeMap<String, String> = seen["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let tenant = r["tenant"].as_str().unwrap();
+            let id = tenant.split_whitespace().next().unwrap().to_string();
+            (id, r["result"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(&rows, expected, "{seen}");
+    seen
 }

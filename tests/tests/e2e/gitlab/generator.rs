@@ -235,7 +235,7 @@ async fn every_kind_of_generated_file_passes_gitlab_schema_validation() {
                 "--apply",
                 "auto",
                 "--max-jobs-per-pipeline",
-                "7",
+                "8",
                 "-o",
                 "big/child.yml",
             ],
