@@ -241,6 +241,19 @@ pub async fn s3_client() -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
+/// A Terraform state object in moto's S3, parsed.
+pub async fn state_object(bucket: &str, key: &str) -> serde_json::Value {
+    let object = s3_client()
+        .await
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("no state object s3://{bucket}/{key}: {e:?}"));
+    serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
+}
+
 /// A DynamoDB client for moto.
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&aws_config().await)

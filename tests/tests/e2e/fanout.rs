@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use saas_e2e::{bin, dynamodb_client, moto_url, root, run, s3_client, sqlite_url, unique_name};
+use saas_e2e::{bin, dynamodb_client, moto_url, root, run, sqlite_url, state_object, unique_name};
 use saas_registry::{Application, Isolation, LockKind, Registry, StateConfig};
 use serde_json::Value;
 
@@ -49,6 +49,17 @@ impl Fleet {
             .create_application(&Application::new(name, state))
             .await
             .unwrap()
+    }
+
+    /// An application with a bucket and lock table of its own (unique names,
+    /// starting with `prefix`).
+    async fn add_app_with_own_state(&self, name: &str, prefix: &str) -> Application {
+        let state = StateConfig {
+            bucket: Some(unique_name(prefix)),
+            lock_table: Some(unique_name(&format!("{prefix}-lk"))),
+            ..Default::default()
+        };
+        self.add_app(name, state).await
     }
 
     /// A tenant of `app` with `replicas` and extra variables.
@@ -240,18 +251,6 @@ fn assert_no_secret(fleet: &Fleet, secret: &str) {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-async fn state_object(bucket: &str, key: &str) -> Value {
-    let object = s3_client()
-        .await
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("no state object s3://{bucket}/{key}: {e:?}"));
-    serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
 }
 
 async fn assert_state(app: &Application, id: &str, replicas: u32) {

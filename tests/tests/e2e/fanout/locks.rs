@@ -2,8 +2,7 @@
 //! released by `saasctl unlock` only when the holder is known to be gone.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use saas_e2e::{dynamodb_client, unique_name};
-use saas_registry::StateConfig;
+use saas_e2e::dynamodb_client;
 
 use super::{all, results, spawn_blocking, stack, tenants, Fleet};
 
@@ -12,16 +11,7 @@ use super::{all, results, spawn_blocking, stack, tenants, Fleet};
 #[tokio::test(flavor = "multi_thread")]
 async fn a_held_lock_is_retried_reported_and_released() {
     let fleet = Fleet::new().await;
-    let app = fleet
-        .add_app(
-            "web",
-            StateConfig {
-                bucket: Some(unique_name("fo-lock")),
-                lock_table: Some(unique_name("fo-lock-tbl")),
-                ..Default::default()
-            },
-        )
-        .await;
+    let app = fleet.add_app_with_own_state("web", "fo-lock").await;
     fleet.add_tenant("web", "c1", 1, &[], &[]).await;
     let fleet = std::sync::Arc::new(fleet);
     let f = fleet.clone();
@@ -34,20 +24,7 @@ async fn a_held_lock_is_retried_reported_and_released() {
     let f = fleet.clone();
     let s1 = s.clone();
     let refused = spawn_blocking(move || {
-        let args = [
-            "plan",
-            "-a",
-            "web",
-            "-s",
-            &s1,
-            "--attempts",
-            "2",
-            "--retry-delay",
-            "0.2",
-            "--run-id",
-            "l1",
-        ];
-        f.expect(&args, 1);
+        f.expect(&plan_with_two_attempts(&s1, "l1"), 1);
         f.expect(&["unlock", "-a", "web", "-t", "c1", "-s", &s1], 64)
     })
     .await
@@ -79,6 +56,23 @@ async fn a_held_lock_is_retried_reported_and_released() {
     .await
     .unwrap();
     assert_eq!(results(&fleet.report("l2")), all(&["c1"], "changes"));
+}
+
+/// `saasctl plan` of app `web` that gives a held lock one retry.
+fn plan_with_two_attempts<'a>(stack: &'a str, run_id: &'a str) -> [&'a str; 11] {
+    [
+        "plan",
+        "-a",
+        "web",
+        "-s",
+        stack,
+        "--attempts",
+        "2",
+        "--retry-delay",
+        "0.2",
+        "--run-id",
+        run_id,
+    ]
 }
 
 /// The lock item a terraform run by `who` (`user@host`) would have left on
@@ -117,16 +111,7 @@ fn this_host() -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_orphan_lock_is_released_and_a_live_holder_is_not() {
     let fleet = Fleet::new().await;
-    let app = fleet
-        .add_app(
-            "web",
-            StateConfig {
-                bucket: Some(unique_name("fo-orph")),
-                lock_table: Some(unique_name("fo-orph-tbl")),
-                ..Default::default()
-            },
-        )
-        .await;
+    let app = fleet.add_app_with_own_state("web", "fo-orph").await;
     fleet.add_tenant("web", "gone1", 1, &[], &[]).await;
     fleet.add_tenant("web", "busy1", 1, &[], &[]).await;
     let fleet = std::sync::Arc::new(fleet);
@@ -148,20 +133,7 @@ async fn an_orphan_lock_is_released_and_a_live_holder_is_not() {
     let f = fleet.clone();
     let s1 = s.clone();
     spawn_blocking(move || {
-        let args = [
-            "plan",
-            "-a",
-            "web",
-            "-s",
-            &s1,
-            "--attempts",
-            "2",
-            "--retry-delay",
-            "0.2",
-            "--run-id",
-            "or1",
-        ];
-        f.expect(&args, 1);
+        f.expect(&plan_with_two_attempts(&s1, "or1"), 1);
     })
     .await
     .unwrap();

@@ -6,11 +6,11 @@
 
 use std::process::Command;
 
-use saas_e2e::{root, unique_name};
-use saas_registry::{Application, StateConfig};
+use saas_e2e::{root, state_object};
+use saas_registry::Application;
 use serde_json::{json, Value};
 
-use super::{all, results, spawn_blocking, state_object, Fleet};
+use super::{all, results, spawn_blocking, Fleet};
 
 fn fixture() -> std::path::PathBuf {
     root().join("testdata/platform-repo")
@@ -58,20 +58,13 @@ async fn input(app: &Application, tenant: &str, module: Option<&str>, name: &str
         .collect()
 }
 
-async fn app(fleet: &Fleet, name: &str) -> Application {
-    let state = StateConfig {
-        bucket: Some(unique_name(&format!("mono-{name}"))),
-        lock_table: Some(unique_name(&format!("mono-{name}-lk"))),
-        ..Default::default()
-    };
-    fleet.add_app(name, state).await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_monorepo_stack_runs_unchanged_with_its_modules_and_tfvars() {
     let fleet = Fleet::new().await;
-    let portal = app(&fleet, "portal").await;
-    app(&fleet, "billing").await;
+    let portal = fleet.add_app_with_own_state("portal", "mono-portal").await;
+    fleet
+        .add_app_with_own_state("billing", "mono-billing")
+        .await;
     // m1 has typed inputs; m2 is a record of the string-only release
     // ("1", "false"), which Terraform converts to the stack's types.
     let mut m1 = saas_e2e::tenant("portal", "m1", &[], &[]);
@@ -155,7 +148,9 @@ async fn a_monorepo_stack_runs_unchanged_with_its_modules_and_tfvars() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_committed_lock_file_is_used_read_only() {
     let fleet = Fleet::new().await;
-    app(&fleet, "billing").await;
+    fleet
+        .add_app_with_own_state("billing", "mono-billing")
+        .await;
     fleet.add_tenant("billing", "b1", 1, &[], &[]).await;
     let fleet = std::sync::Arc::new(fleet);
     let f = fleet.clone();

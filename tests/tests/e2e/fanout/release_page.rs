@@ -3,8 +3,7 @@
 //! failure budget left another not started, and a tenant whose display name
 //! is an HTML injection, which must show as text.
 
-use saas_e2e::{browser_check, unique_name};
-use saas_registry::StateConfig;
+use saas_e2e::browser_check;
 use serde_json::Value;
 
 use super::{spawn_blocking, stack, Fleet};
@@ -14,12 +13,7 @@ const HOSTILE: &str = "<img src=x onerror=alert(1)>";
 #[tokio::test(flavor = "multi_thread")]
 async fn the_release_page_shows_every_tenant_in_a_real_browser() {
     let fleet = Fleet::new().await;
-    let state = StateConfig {
-        bucket: Some(unique_name("fo-page")),
-        lock_table: Some(unique_name("fo-page-lock")),
-        ..Default::default()
-    };
-    fleet.add_app("web", state).await;
+    fleet.add_app_with_own_state("web", "fo-page").await;
     let mut canary = saas_e2e::tenant("web", "pc1", &[("replicas", "2")], &[]);
     canary.name = HOSTILE.into();
     fleet.registry().await.create_tenant(&canary).await.unwrap();

@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 use super::{copy_dir, Jobs, StackRepo};
-use saas_e2e::{root, s3_client};
+use saas_e2e::{root, state_object};
 
 #[tokio::test]
 async fn the_child_pipeline_runs_a_monorepo_stack_with_typed_inputs() {
@@ -32,16 +32,7 @@ async fn the_child_pipeline_runs_a_monorepo_stack_with_typed_inputs() {
     }
 
     let backend = saas_registry::derive_backend(&repo.app, "g1").unwrap();
-    let object = s3_client()
-        .await
-        .get_object()
-        .bucket(&backend.bucket)
-        .key(&backend.key)
-        .send()
-        .await
-        .unwrap();
-    let state: Value =
-        serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap();
+    let state = state_object(&backend.bucket, &backend.key).await;
     let input = |module: &str, name: &str| -> Value {
         state["resources"]
             .as_array()
