@@ -63,6 +63,8 @@ def measure(ctx, n: int):
         seen = json.loads(out)
         if seen["errors"] or len(seen["rows"]) != n:
             raise BenchError(f"the page of {n} tenants did not load cleanly: {seen['errors'][:3]}, {len(seen['rows'])} rows")
+        if seen["first_paint_ms"] is None:
+            raise BenchError("chromium reported no first contentful paint within 10 s")
         paints.append(seen["first_paint_ms"])
         loads.append(seen["load_ms"])
     return page.stat().st_size, Spread.of(render_ms), Spread.of(paints), Spread.of(loads)

@@ -21,10 +21,17 @@ async function look(browser, url, javaScriptEnabled) {
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('request', (r) => { if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url()); });
   await page.goto(url, { waitUntil: 'load' });
-  const paint = await page.evaluate(() => {
-    const fcp = performance.getEntriesByName('first-contentful-paint')[0];
-    return fcp ? fcp.startTime : null;
-  });
+  // First contentful paint; a tiny page can load before it paints, so wait
+  // for the entry (up to 10 s) instead of reading it once.
+  // (Only with JavaScript on: timers do not run in a page without it.)
+  const paint = !javaScriptEnabled ? null : await page.evaluate(() => new Promise((resolve) => {
+    const done = (list) => {
+      const fcp = list.getEntriesByName('first-contentful-paint')[0];
+      if (fcp) resolve(fcp.startTime);
+    };
+    new PerformanceObserver(done).observe({ type: 'paint', buffered: true });
+    setTimeout(() => resolve(null), 10000);
+  }));
   const rows = await page.$$eval('#tenants tbody tr', (trs) => trs.map((tr) => ({
     tenant: tr.cells[0].innerText,
     result: tr.className.slice(2),
