@@ -1,10 +1,12 @@
 """Part 5, locks: spurious state-lock conflicts of the local S3/DynamoDB.
 
-Side by side in one run, two moto servers on private ports:
-  (old) `moto_server` as PyPI ships it (werkzeug's threaded server, which
-        sends a response's headers and its body in two send() calls);
-  (new) scripts/moto_server_serial.py, which every moto of the project runs
-        through (one request at a time, each response in one send()).
+Side by side in one run, three moto servers on private ports:
+  (pypi) `moto_server` as PyPI ships it (werkzeug's threaded server);
+  (old)  the project's launcher before the fix, as commit 4da9074 had it
+         (one request at a time, headers and body in two send() calls);
+  (new)  scripts/moto_server_serial.py, which every moto of the project
+         runs through (one AWS request at a time, each response in one
+         send()).
 On each, `terraform plan` cycles (lock, read state, unlock) over distinct
 state keys, J at a time, with the SDK's default retries and with
 `max_retries=1` (a lost response then fails the plan instead of being retried
@@ -19,9 +21,31 @@ from pathlib import Path
 
 from common import BenchError, run
 
+OLD_LAUNCHER = "4da9074:scripts/moto_server_serial.py"
+
+
+def old_launcher(root: Path, work: Path):
+    """The old launcher's file, or None where the clone lacks that commit
+    (a shallow clone): that contender is then left out and said so."""
+    path = work / "old_moto_server_serial.py"
+    if not path.exists():
+        shown = subprocess.run(["git", "-C", str(root), "show", OLD_LAUNCHER],
+                               capture_output=True, text=True)
+        if shown.returncode != 0:
+            return None
+        path.write_text(shown.stdout)
+    return str(path)
+
+
 SERVERS = {
-    "old": lambda venv, root: [str(venv / "bin/moto_server")],
-    "new": lambda venv, root: [str(venv / "bin/python"), str(root / "scripts/moto_server_serial.py")],
+    "pypi": lambda venv, root, work: [str(venv / "bin/moto_server")],
+    "old": lambda venv, root, work: (lambda f: f and [str(venv / "bin/python"), f])(old_launcher(root, work)),
+    "new": lambda venv, root, work: [str(venv / "bin/python"), str(root / "scripts/moto_server_serial.py")],
+}
+NAMES = {
+    "pypi": "`moto_server` (PyPI, threaded)",
+    "old": "the launcher before the fix (4da9074: serial, split sends)",
+    "new": "`scripts/moto_server_serial.py`",
 }
 RETRIES = {"default retries": [], "max_retries=1": ["-backend-config=max_retries=1"]}
 STACK = 'terraform {\n  backend "s3" {}\n}\nresource "terraform_data" "x" {\n  input = "y"\n}\n'
@@ -102,10 +126,13 @@ def measure(ctx):
     venv = ctx.root / ".tools/venv"
     counts = {}
     for name, cmd in SERVERS.items():
+        if cmd(venv, ctx.root, ctx.work) is None:
+            print(f"    locks: {name} left out: {OLD_LAUNCHER} is not in this clone", flush=True)
+            continue
         for mode, extra in RETRIES.items():
             work = ctx.work / "locks" / name / mode.replace(" ", "-")
             work.mkdir(parents=True, exist_ok=True)
-            proc, url = start_server(cmd(venv, ctx.root), work / "moto.log")
+            proc, url = start_server(cmd(venv, ctx.root, ctx.work), work / "moto.log")
             try:
                 s3, ddb = clients(url)
                 s3.create_bucket(Bucket="locks-bench")
@@ -126,7 +153,7 @@ def section(ctx, stamp: str) -> str:
     keys, rounds, counts = measure(ctx)
     plans = keys * rounds
     rows = "\n".join(
-        f"| {'`moto_server` (PyPI, threaded, split sends)' if name == 'old' else '`scripts/moto_server_serial.py`'} "
+        f"| {NAMES[name]} "
         f"| {mode} | {failed} / {plans} | {seconds:.1f} s |"
         for (name, mode), (failed, seconds) in counts.items())
     new_failed = sum(f for (name, _), (f, _) in counts.items() if name == "new")
