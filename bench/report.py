@@ -10,7 +10,7 @@ from pathlib import Path
 HEADER = """# Benchmarks
 
 Produced by `scripts/bench` (all parts) or `scripts/bench PART` (one of
-`fanout`, `provider`, `registry`, `pipeline`), which rewrites that part's
+`fanout`, `provider`, `registry`, `pipeline`, `locks`, `page`), which rewrites that part's
 section below. Every figure is a **ratio measured side by side in one run**:
 each round runs every contender once, one after the other (A B A B …), the
 ratio is taken per round, and the table shows its median with the min–max
