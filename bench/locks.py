@@ -39,7 +39,7 @@ def old_launcher(root: Path, work: Path):
 
 SERVERS = {
     "pypi": lambda venv, root, work: [str(venv / "bin/moto_server")],
-    "old": lambda venv, root, work: (lambda f: f and [str(venv / "bin/python"), f])(old_launcher(root, work)),
+    "old": lambda venv, root, work: [str(venv / "bin/python"), old_launcher(root, work)],
     "new": lambda venv, root, work: [str(venv / "bin/python"), str(root / "scripts/moto_server_serial.py")],
 }
 NAMES = {
@@ -126,13 +126,14 @@ def measure(ctx):
     venv = ctx.root / ".tools/venv"
     counts = {}
     for name, cmd in SERVERS.items():
-        if cmd(venv, ctx.root, ctx.work) is None:
+        argv = cmd(venv, ctx.root, ctx.work)
+        if None in argv:
             print(f"    locks: {name} left out: {OLD_LAUNCHER} is not in this clone", flush=True)
             continue
         for mode, extra in RETRIES.items():
             work = ctx.work / "locks" / name / mode.replace(" ", "-")
             work.mkdir(parents=True, exist_ok=True)
-            proc, url = start_server(cmd(venv, ctx.root, ctx.work), work / "moto.log")
+            proc, url = start_server(argv, work / "moto.log")
             try:
                 s3, ddb = clients(url)
                 s3.create_bucket(Bucket="locks-bench")

@@ -124,14 +124,17 @@ impl DataSource for TenantsDataSource {
 /// each object carries its own `variables` type, and the other attributes
 /// keep the types of the `saas_tenant` data source.
 fn tenants_value(records: &[TenantRecord]) -> Dynamic {
-    let fields = tenant_record_attributes();
+    // The attributes' own types, once; each tenant adds its variables' type.
+    let fields: serde_json::Map<String, Json> = tenant_record_attributes()
+        .into_iter()
+        .map(|(name, attribute)| {
+            let cty = serde_json::to_value(&attribute.attr_type).unwrap_or(Json::Null);
+            (name, cty)
+        })
+        .collect();
     let (mut types, mut values) = (Vec::new(), Vec::new());
     for record in records {
-        let mut ty = serde_json::Map::new();
-        for (name, attribute) in &fields {
-            let cty = serde_json::to_value(&attribute.attr_type).unwrap_or(Json::Null);
-            ty.insert(name.clone(), cty);
-        }
+        let mut ty = fields.clone();
         let mut value = serde_json::to_value(record).unwrap_or(Json::Null);
         if let Value::Value(vars) = &record.variables {
             ty.insert("variables".into(), vars.ty.clone());

@@ -13,7 +13,7 @@ use crate::discovery::{discover, only_new, open_registry};
 use crate::exit::{CliError, Outcome};
 use crate::pipeline::{self, report, waves, GeneratorSettings, PipelineError};
 use crate::render::html;
-use crate::runs::write_atomic;
+use crate::runs::{write_atomic, RunStatus};
 
 pub async fn run(global: &GlobalArgs, command: PipelineCommand) -> anyhow::Result<Outcome> {
     match command {
@@ -173,14 +173,19 @@ fn rollup(args: PipelineReportArgs) -> anyhow::Result<Outcome> {
         report::ReportError::NotAReport { .. } => CliError::Usage(err.to_string()),
         _ => CliError::NotFound(err.to_string()),
     };
+    if let ReportFormat::Html = args.format {
+        let merged = report::release_report(&args.artifacts, &expected).map_err(cli_error)?;
+        print!("{}", html::page(&merged, &html::PageContext::default()));
+        return Ok(match merged.status {
+            RunStatus::Failed | RunStatus::Running => Outcome::TenantFailed,
+            RunStatus::Changes => Outcome::Changes,
+            RunStatus::Clean => Outcome::Clean,
+        });
+    }
     let summary = report::collect(&args.artifacts, &expected).map_err(cli_error)?;
     match args.format {
-        ReportFormat::Markdown => print!("{}", report::markdown(&summary)),
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
-        ReportFormat::Html => {
-            let merged = report::release_report(&args.artifacts, &expected).map_err(cli_error)?;
-            print!("{}", html::page(&merged, &html::PageContext::default()));
-        }
+        ReportFormat::Markdown | ReportFormat::Html => print!("{}", report::markdown(&summary)),
     }
     Ok(summary.outcome())
 }

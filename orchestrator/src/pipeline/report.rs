@@ -126,14 +126,21 @@ fn read_reports(dir: &Path) -> Result<Vec<(PathBuf, RunReport)>, ReportError> {
 /// Reads and merges every report under `dir`. Tenants in `expected` with no
 /// result at all count as not started (their job never ran or died early).
 pub fn collect(dir: &Path, expected: &[String]) -> Result<ReleaseSummary, ReportError> {
-    let reports = read_reports(dir)?;
+    summarise(dir, &read_reports(dir)?, expected)
+}
+
+/// The release summary of `reports` (as `read_reports` orders them).
+fn summarise(
+    dir: &Path,
+    reports: &[(PathBuf, RunReport)],
+    expected: &[String],
+) -> Result<ReleaseSummary, ReportError> {
     if reports.is_empty() && expected.is_empty() {
         return Err(ReportError::Empty(dir.to_path_buf()));
     }
-    let reports: Vec<RunReport> = reports.into_iter().map(|(_, r)| r).collect();
     let mut lines: BTreeMap<String, TenantLine> = BTreeMap::new();
     let mut applications: Vec<String> = Vec::new();
-    for report in &reports {
+    for (_, report) in reports {
         if !applications.contains(&report.application) {
             applications.push(report.application.clone());
         }
@@ -200,7 +207,7 @@ const NO_RESULT: &str = "no result in the artifacts: its job did not run or did 
 /// path under `dir`.
 pub fn release_report(dir: &Path, expected: &[String]) -> Result<RunReport, ReportError> {
     let reports = read_reports(dir)?;
-    let summary = collect(dir, expected)?;
+    let summary = summarise(dir, &reports, expected)?;
     let mut entries: BTreeMap<String, TenantReport> = BTreeMap::new();
     for (run_dir, report) in &reports {
         for entry in &report.tenants {
