@@ -1,8 +1,15 @@
-//! The whole command line, in one place (clap derive).
+//! The whole command line, in one place (clap derive). Values clap can
+//! check are checked here (value parsers), so a bad one exits 64 before
+//! anything runs; `settings` turns the result into what the engine takes.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use saas_registry::TenantStatus;
+
+use crate::rollout::FailureBudget;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,6 +31,9 @@ pub struct GlobalArgs {
     /// Defaults to $SAAS_REGISTRY, then sqlite://.saas/registry.db.
     #[arg(long, global = true, value_name = "URL")]
     pub registry: Option<String>,
+    /// The terraform (or tofu) binary [default: terraform, then tofu, on PATH].
+    #[arg(long, global = true, env = "SAAS_TERRAFORM", value_name = "PATH")]
+    pub terraform: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,7 +69,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub enum OutputFormatArg {
     #[default]
     Table,
     Json,
@@ -68,8 +78,8 @@ pub enum OutputFormat {
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormatArg::Table)]
+    pub output: OutputFormatArg,
 }
 
 /// Which tenants a command acts on. Shared by every fan-out and generator.
@@ -85,11 +95,11 @@ pub struct SelectionArgs {
     #[arg(long)]
     pub tier: Option<String>,
     /// Only tenants with this label (repeatable, all must match).
-    #[arg(long = "label", short = 'l', value_name = "KEY=VALUE")]
-    pub labels: Vec<String>,
+    #[arg(long = "label", short = 'l', value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
     /// Tenant status to select [default: active; offboarding for destroy].
-    #[arg(long)]
-    pub status: Option<String>,
+    #[arg(long, value_parser = parse_status)]
+    pub status: Option<TenantStatus>,
     /// Only tenants whose state object does not exist yet (onboarding).
     #[arg(long)]
     pub new: bool,
@@ -102,11 +112,11 @@ pub struct ListTenantsArgs {
     pub application: Option<String>,
     #[arg(long)]
     pub tier: Option<String>,
-    #[arg(long)]
-    pub status: Option<String>,
+    #[arg(long, value_parser = parse_status)]
+    pub status: Option<TenantStatus>,
     /// KEY=VALUE (repeatable, all must match).
-    #[arg(long = "label", short = 'l', value_name = "KEY=VALUE")]
-    pub labels: Vec<String>,
+    #[arg(long = "label", short = 'l', value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -114,8 +124,8 @@ pub struct ListTenantsArgs {
 #[derive(Debug, Args)]
 pub struct ListApplicationsArgs {
     /// KEY=VALUE (repeatable, all must match).
-    #[arg(long = "label", short = 'l', value_name = "KEY=VALUE")]
-    pub labels: Vec<String>,
+    #[arg(long = "label", short = 'l', value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -220,28 +230,28 @@ pub struct FanoutArgs {
     pub plan_json: bool,
     /// Tenants run at once [default: number of cores].
     #[arg(long, short = 'j')]
-    pub jobs: Option<usize>,
+    pub jobs: Option<NonZeroUsize>,
     /// Rollout waves, in order, separated by ';': `canary=t1,t2;25%;rest`, or `label:wave`.
     #[arg(long)]
     pub waves: Option<String>,
     /// Failure budget: stop starting tenants once N (or P% of the selection) failed.
     #[arg(long, value_name = "N|P%")]
-    pub max_failures: Option<String>,
+    pub max_failures: Option<FailureBudget>,
     /// Stop starting tenants after the first failure.
     #[arg(long)]
     pub fail_fast: bool,
     /// Re-run only the tenants of run ID that failed or never started.
-    #[arg(long, value_name = "RUN")]
+    #[arg(long, value_name = "RUN", value_parser = parse_run_id)]
     pub resume: Option<String>,
     /// Id of this run (its directory under --runs-dir) [default: UTC time and pid].
-    #[arg(long, value_name = "ID", conflicts_with = "resume")]
+    #[arg(long, value_name = "ID", conflicts_with = "resume", value_parser = parse_run_id)]
     pub run_id: Option<String>,
     /// Attempts per Terraform step for transient failures (lock held, throttling, connection reset).
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub attempts: u32,
-    /// First wait before retrying a transient failure, in seconds; doubles per attempt.
-    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
-    pub retry_delay: f64,
+    /// First wait before retrying a transient failure, in seconds (0-600); doubles per attempt.
+    #[arg(long, default_value = "2", value_name = "SECONDS", value_parser = parse_retry_delay)]
+    pub retry_delay: Duration,
     /// Where runs are kept.
     #[arg(long, default_value = ".saas/runs", value_name = "DIR")]
     pub runs_dir: PathBuf,
@@ -254,7 +264,7 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub fanout: FanoutArgs,
     /// Apply exactly the plans saved by `saasctl plan` in run ID.
-    #[arg(long, value_name = "RUN")]
+    #[arg(long, value_name = "RUN", value_parser = parse_run_id)]
     pub from_run: Option<String>,
 }
 
@@ -394,4 +404,79 @@ pub struct GitlabTriggerArgs {
     /// GitLab base URL.
     #[arg(long, env = "CI_SERVER_URL", default_value = "https://gitlab.com")]
     pub gitlab_url: String,
+}
+
+fn parse_label(pair: &str) -> Result<(String, String), String> {
+    pair.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| "expected KEY=VALUE".to_string())
+}
+
+fn parse_status(text: &str) -> Result<TenantStatus, String> {
+    text.parse()
+        .map_err(|e: saas_registry::RegistryError| e.to_string())
+}
+
+fn parse_run_id(id: &str) -> Result<String, String> {
+    crate::runs::validate_run_id(id)
+        .map(|()| id.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_retry_delay(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if (0.0..=600.0).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
+        _ => Err("expected seconds within 0..=600".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("saasctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn values_clap_can_check_fail_at_parse_time() {
+        for bad in [
+            &["plan", "-a", "web", "-s", ".", "-j", "0"][..],
+            &["plan", "-a", "web", "-s", ".", "--attempts", "0"],
+            &["plan", "-a", "web", "-s", ".", "--retry-delay", "601"],
+            &["plan", "-a", "web", "-s", ".", "--label", "=x"],
+            &["plan", "-a", "web", "-s", ".", "--status", "gone"],
+            &["plan", "-a", "web", "-s", ".", "--max-failures", "0"],
+            &["plan", "-a", "web", "-s", ".", "--run-id", "../x"],
+            &["apply", "-a", "web", "-s", ".", "--from-run", "a/b"],
+            &["tenants", "--label", "novalue"],
+        ] {
+            let err = parse(bad).err().unwrap_or_else(|| panic!("{bad:?} parsed"));
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{bad:?}"
+            );
+        }
+        let ok = parse(&[
+            "plan",
+            "-a",
+            "web",
+            "-s",
+            ".",
+            "-l",
+            "wave=1",
+            "--status",
+            "suspended",
+        ]);
+        let Command::Plan(args) = ok.unwrap().command else {
+            panic!("not a plan")
+        };
+        assert_eq!(
+            args.selection.labels,
+            [("wave".to_string(), "1".to_string())]
+        );
+        assert_eq!(args.selection.status, Some(TenantStatus::Suspended));
+    }
 }

@@ -1,60 +1,18 @@
-//! Discovery: turn command-line selection into a registry query.
-
-use std::collections::BTreeMap;
+//! Discovery: which tenants a command acts on, asked of the registry (and,
+//! for `--new`, of S3).
 
 use anyhow::Context;
-use saas_registry::{Application, Registry, Tenant, TenantFilter, TenantStatus};
+use saas_registry::{Application, Registry, Tenant};
 
-use crate::cli::{GlobalArgs, SelectionArgs};
 use crate::exit::CliError;
+use crate::settings::{Global, Selection};
 
-/// Opens the registry named by `--registry`, `SAAS_REGISTRY` or the default.
-pub async fn open_registry(global: &GlobalArgs) -> anyhow::Result<Registry> {
-    // An explicit --registry is used as given: an empty one is an error, not the default.
-    let url = match global.registry.as_deref() {
-        Some(explicit) => explicit.to_string(),
-        None => saas_registry::resolve_url(None),
-    };
-    Registry::open(&url)
+/// Opens the registry the settings name.
+pub async fn open_registry(global: &Global) -> anyhow::Result<Registry> {
+    let url = &global.registry_url;
+    Registry::open(url)
         .await
         .with_context(|| format!("opening registry {url}"))
-}
-
-/// Parses repeated `KEY=VALUE` flags.
-pub fn parse_labels(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
-    pairs
-        .iter()
-        .map(|pair| {
-            pair.split_once('=')
-                .filter(|(k, _)| !k.is_empty())
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| {
-                    CliError::Usage(format!("--label {pair:?}: expected KEY=VALUE")).into()
-                })
-        })
-        .collect()
-}
-
-pub fn parse_status(status: Option<&str>) -> anyhow::Result<Option<TenantStatus>> {
-    status.map(str::parse).transpose().map_err(Into::into)
-}
-
-/// The registry filter for a fan-out selection. `default_status` applies
-/// when `--status` is not given (active for plan/apply, offboarding for destroy).
-pub fn tenant_filter(
-    selection: &SelectionArgs,
-    default_status: TenantStatus,
-) -> anyhow::Result<TenantFilter> {
-    for id in &selection.tenants {
-        saas_registry::validate::slug("tenant", id)?;
-    }
-    Ok(TenantFilter {
-        application: Some(selection.application.clone()),
-        tier: selection.tier.clone(),
-        status: Some(parse_status(selection.status.as_deref())?.unwrap_or(default_status)),
-        ids: selection.tenants.iter().cloned().collect(),
-        labels: parse_labels(&selection.labels)?,
-    })
 }
 
 /// Looks up the application and its selected tenants. Every `--tenant` named
@@ -62,19 +20,16 @@ pub fn tenant_filter(
 /// anything runs.
 pub async fn discover(
     registry: &Registry,
-    selection: &SelectionArgs,
-    default_status: TenantStatus,
+    selection: &Selection,
 ) -> anyhow::Result<(Application, Vec<Tenant>)> {
-    let filter = tenant_filter(selection, default_status)?;
-    saas_registry::validate::slug("application", &selection.application)?;
     let application = registry
         .get_application(&selection.application)
         .await?
         .ok_or_else(|| {
             CliError::NotFound(format!("unknown application {:?}", selection.application))
         })?;
-    let tenants = registry.list_tenants(&filter).await?;
-    for id in &selection.tenants {
+    let tenants = registry.list_tenants(&selection.filter).await?;
+    for id in &selection.filter.ids {
         if !tenants.iter().any(|t| &t.id == id) {
             let why = match registry.get_tenant(id).await? {
                 None => "does not exist".to_string(),

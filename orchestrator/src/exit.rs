@@ -21,8 +21,13 @@ pub enum Outcome {
 /// variant; anything else is a generic failure (1).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    /// A command line that cannot work (64).
     #[error("{0}")]
     Usage(String),
+    /// A value that breaks the registry's rules (65).
+    #[error("{0}")]
+    Invalid(String),
+    /// A file, directory, run, application or tenant that is not there (66).
     #[error("{0}")]
     NotFound(String),
     #[error("terraform not found: {0}")]
@@ -43,6 +48,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<CliError>() {
             return match e {
                 CliError::Usage(_) => USAGE,
+                CliError::Invalid(_) => INVALID_INPUT,
                 CliError::NotFound(_) => NOT_FOUND,
                 CliError::TerraformMissing(_) => TERRAFORM_MISSING,
                 CliError::Unavailable(_) => UNAVAILABLE,
@@ -75,11 +81,23 @@ pub fn one_line(err: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
+/// Whether the error is stdout closed under us (`saasctl … | head -1`).
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 pub fn from_result(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
         Ok(outcome) => ExitCode::from(outcome as u8),
+        // The reader has what it wanted; as ripgrep does, stop quietly.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", one_line(&err));
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "error: {}", one_line(&err));
             ExitCode::from(code_for(&err))
         }
     }

@@ -1,16 +1,15 @@
-//! The fan-out engine: checks everything that can fail before any tenant
-//! runs, prepares the run directory (one stack copy and one provider
-//! install per run), runs the tenants through the pool, and keeps
-//! `report.json` current after every tenant so a killed run can resume.
+//! The fan-out engine, in three steps: `prepare` resolves the tenants (new
+//! run, resume, or the saved plans of a plan run), creates the run
+//! directory with its report and installs providers once; `execute` runs
+//! the tenants through the pool, saving `report.json` after every tenant so
+//! a killed run can resume; `finish` writes JUnit, the release page and the
+//! result. Command-line values arrive already checked, in `FanoutSettings`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
-use saas_registry::{Registry, RegistryLocation, Tenant, TenantStatus};
+use saas_registry::{Registry, RegistryLocation, Tenant};
 
-use crate::cli::{FanoutArgs, GlobalArgs};
 use crate::discovery::{discover, only_new, open_registry};
 use crate::exit::{CliError, Outcome};
 use crate::init_template::InitTemplate;
@@ -18,171 +17,251 @@ use crate::mirror;
 use crate::pool::{self, PoolSettings, Slot, Wave};
 use crate::progress::Progress;
 use crate::redact::Redactor;
-use crate::render;
+use crate::render::{self, Printer};
 use crate::rollout;
 use crate::runner::{self, Invocation, RetrySettings, TerraformSettings};
 use crate::runs::{
-    new_run_id, now_rfc3339, validate_run_id, write_atomic, RunReport, RunStatus, RunStore,
-    TenantReport, TenantResult, JUNIT_FILE, REPORT_HTML,
+    new_run_id, now_rfc3339, write_atomic, RunReport, RunStatus, RunStore, TenantReport,
+    TenantResult, JUNIT_FILE, REPORT_HTML,
 };
-use crate::tenant_job::{run_tenant, JobContext, Operation, SavedPlans, TenantOutcome};
+use crate::settings::{FanoutSettings, Global, RunStart};
+use crate::tenant_job::{run_tenant, JobContext, SavedPlans, TenantOutcome};
 use crate::workspace::RunWorkspace;
 
-/// Runs `operation` over the selected tenants. `default_status` applies
-/// without `--status` (active; offboarding for destroy).
+/// Runs the settings' operation over the selected tenants.
 pub async fn run(
-    global: &GlobalArgs,
-    args: &FanoutArgs,
-    operation: Operation,
-    default_status: TenantStatus,
+    global: &Global,
+    settings: &FanoutSettings,
+    printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let binary = runner::find_terraform()?;
-    let (root, stack_rel) = locate_stack(&args.stack, args.root.as_deref())?;
-    let stack = root.join(&stack_rel);
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    if jobs == 0 {
-        return Err(CliError::Usage("-j/--jobs must be at least 1".into()).into());
-    }
-    if let Some(id) = args.run_id.as_deref().or(args.resume.as_deref()) {
-        validate_run_id(id)?;
-    }
-    let store = RunStore::new(absolute(&args.runs_dir)?);
+    let mut run = prepare(global, settings, printer).await?;
+    execute(settings, &mut run, printer).await?;
+    finish(settings, run, printer)
+}
+
+/// A run ready to execute.
+struct PreparedRun {
+    store: RunStore,
+    report: RunReport,
+    ctx: JobContext,
+    waves: Vec<Wave<String>>,
+    tenants: BTreeMap<String, Tenant>,
+    pool: PoolSettings,
+}
+
+/// The tenants a run covers, and the run they belong to.
+struct Resolved {
+    run_id: String,
+    tenants: Vec<Tenant>,
+    /// The report of the run being resumed.
+    resumed: Option<RunReport>,
+    saved_plans: Option<SavedPlans>,
+}
+
+async fn prepare(
+    global: &Global,
+    s: &FanoutSettings,
+    printer: &Printer,
+) -> anyhow::Result<PreparedRun> {
+    let binary = runner::find_terraform(global.terraform.as_deref())?;
+    let store = RunStore::new(&s.runs_dir);
     let registry = open_registry(global).await?;
-    let (application, selected) = discover(&registry, &args.selection, default_status).await?;
-
-    let previous = args
-        .resume
-        .as_deref()
-        .map(|id| store.load(id))
-        .transpose()?;
-    let (run_id, mut operation, tenants) = match &previous {
-        Some(old) => resume_selection(&registry, old, &application.name, operation).await?,
-        None => {
-            let tenants = match &operation {
-                Operation::Apply {
-                    from_run: Some(saved),
-                } => with_saved_plans(&store.load(&saved.run_id)?, &application.name, selected)?,
-                _ => selected,
-            };
-            let run_id = args.run_id.clone().unwrap_or_else(new_run_id);
-            if store.run_dir(&run_id).exists() {
-                return Err(CliError::Usage(format!(
-                    "run {run_id:?} already exists; pick another --run-id or use --resume {run_id}"
-                ))
-                .into());
-            }
-            (run_id, operation, tenants)
-        }
-    };
-    if let Operation::Apply {
-        from_run: Some(saved),
-    } = &mut operation
-    {
-        saved.workspace = RunWorkspace::new(store.run_dir(&saved.run_id));
+    let (application, selected) = discover(&registry, &s.selection).await?;
+    let mut resolved = resolve_run(&registry, &store, s, selected, printer).await?;
+    if s.selection.new_only {
+        resolved.tenants = only_new(&application, resolved.tenants).await?;
     }
-    let tenants = if args.selection.new {
-        only_new(&application, tenants).await?
-    } else {
-        tenants
+    let waves = rollout::waves_for(s.waves.as_deref(), &resolved.tenants)?;
+    let pool = PoolSettings {
+        jobs: s.jobs.get(),
+        max_failures: s.failure_budget.map(|b| b.limit(resolved.tenants.len())),
+        fail_fast: s.fail_fast,
     };
-    let waves = plan_waves(args.waves.as_deref(), &tenants)?;
-    let max_failures = args
-        .max_failures
-        .as_deref()
-        .map(|spec| rollout::parse_max_failures(spec, tenants.len()))
-        .transpose()?;
-    let pool_settings = PoolSettings {
-        jobs,
-        max_failures,
-        fail_fast: args.fail_fast,
-    };
-    if !(0.0..=600.0).contains(&args.retry_delay) || args.attempts == 0 {
-        return Err(CliError::Usage(
-            "--attempts must be >= 1 and --retry-delay within 0..=600 seconds".into(),
-        )
-        .into());
-    }
 
-    let workspace = RunWorkspace::new(store.run_dir(&run_id));
+    let workspace = RunWorkspace::new(store.run_dir(&resolved.run_id));
     std::fs::create_dir_all(&workspace.dir)
         .with_context(|| format!("creating run directory {}", workspace.dir.display()))?;
-    let terraform = TerraformSettings {
-        binary,
-        plugin_cache_dir: workspace.plugin_cache(),
-        registry_url: absolute_registry_url(registry.url())?,
-        retry: RetrySettings {
-            attempts: args.attempts,
-            base_delay: Duration::from_secs_f64(args.retry_delay),
-        },
+    let terraform = terraform_for_run(binary, global, &workspace, &registry, s.retry)?;
+    let tenants: BTreeMap<String, Tenant> = resolved
+        .tenants
+        .into_iter()
+        .map(|t| (t.id.clone(), t))
+        .collect();
+    let mut report = match resolved.resumed {
+        Some(old) => resumed_report(old),
+        None => new_report(
+            s,
+            &resolved.run_id,
+            &application.name,
+            &resolved.saved_plans,
+            &waves,
+        ),
     };
-
-    let mut report = match previous {
-        Some(mut old) => {
-            for t in old.tenants.iter_mut().filter(|t| t.result.needs_rerun()) {
-                *t = TenantReport::pending(&t.tenant, &t.wave);
-            }
-            old.resumes += 1;
-            old.status = RunStatus::Running;
-            old.finished_at = None;
-            old
-        }
-        None => RunReport {
-            run_id: run_id.clone(),
-            command: operation.command().to_string(),
-            application: application.name.clone(),
-            stack: stack.display().to_string(),
-            started_at: now_rfc3339(),
-            finished_at: None,
-            status: RunStatus::Running,
-            jobs,
-            from_run: match &operation {
-                Operation::Apply {
-                    from_run: Some(saved),
-                } => Some(saved.run_id.clone()),
-                _ => None,
-            },
-            resumes: 0,
-            terraform_version: None,
-            tenants: waves
-                .iter()
-                .flat_map(|w| w.items.iter().map(|id| TenantReport::pending(id, &w.name)))
-                .collect(),
-        },
-    };
-    store.save(&report)?;
-
-    if !tenants.is_empty() {
-        workspace.mirror_stack(&root, &stack_rel)?;
-        install_providers(&terraform, &workspace).await?;
-    }
-
-    let ctx = JobContext {
-        terraform,
-        workspace,
-        application,
-        operation,
-        init_template: InitTemplate::default(),
-        plan_json: args.plan_json,
-    };
-    let by_id: BTreeMap<String, Tenant> = tenants.into_iter().map(|t| (t.id.clone(), t)).collect();
     for entry in &mut report.tenants {
-        if let Some(tenant) = by_id.get(&entry.tenant) {
+        if let Some(tenant) = tenants.get(&entry.tenant) {
             entry.name = Some(tenant.name.clone());
         }
     }
     if report.terraform_version.is_none() {
-        report.terraform_version = runner::terraform_version(&ctx.terraform.binary).await;
+        report.terraform_version = runner::terraform_version(&terraform.binary).await;
     }
-    let mut progress = Progress::new(by_id.len());
-    progress.start(ctx.operation.command(), &run_id, jobs);
+    store.save(&report)?;
+
+    if !tenants.is_empty() {
+        workspace.mirror_stack(&s.stack.root, &s.stack.rel)?;
+        install_providers(&terraform, &workspace).await?;
+    }
+    let ctx = JobContext {
+        terraform,
+        workspace,
+        application,
+        operation: s.operation,
+        saved_plans: resolved.saved_plans,
+        init_template: InitTemplate::default(),
+        plan_json: s.plan_json,
+    };
+    Ok(PreparedRun {
+        store,
+        report,
+        ctx,
+        waves,
+        tenants,
+        pool,
+    })
+}
+
+/// How Terraform runs for every tenant of a run: the binary, the plugin
+/// cache (`TF_PLUGIN_CACHE_DIR` or the run's own), the registry the `saas`
+/// provider reads (absolute: terraform runs elsewhere), the retry policy.
+pub fn terraform_for_run(
+    binary: std::path::PathBuf,
+    global: &Global,
+    workspace: &RunWorkspace,
+    registry: &Registry,
+    retry: RetrySettings,
+) -> anyhow::Result<TerraformSettings> {
+    Ok(TerraformSettings {
+        binary,
+        plugin_cache_dir: global
+            .plugin_cache
+            .clone()
+            .unwrap_or_else(|| workspace.plugin_cache()),
+        registry_url: absolute_registry_url(registry.url())?,
+        retry,
+    })
+}
+
+/// New run, resume or saved plans: which run id, which tenants.
+async fn resolve_run(
+    registry: &Registry,
+    store: &RunStore,
+    s: &FanoutSettings,
+    selected: Vec<Tenant>,
+    printer: &Printer,
+) -> anyhow::Result<Resolved> {
+    let fresh = |run_id: &Option<String>| -> anyhow::Result<String> {
+        let run_id = run_id.clone().unwrap_or_else(new_run_id);
+        if store.run_dir(&run_id).exists() {
+            return Err(CliError::Usage(format!(
+                "run {run_id:?} already exists; pick another --run-id or use --resume {run_id}"
+            ))
+            .into());
+        }
+        Ok(run_id)
+    };
+    let saved = |plan_run: &str| SavedPlans {
+        run_id: plan_run.to_string(),
+        workspace: RunWorkspace::new(store.run_dir(plan_run)),
+    };
+    Ok(match &s.start {
+        RunStart::New { run_id } => Resolved {
+            run_id: fresh(run_id)?,
+            tenants: selected,
+            resumed: None,
+            saved_plans: None,
+        },
+        RunStart::FromPlans { plan_run, run_id } => {
+            let plans = store.load(plan_run)?;
+            let tenants = with_saved_plans(&plans, &s.selection.application, selected, printer)?;
+            Resolved {
+                run_id: fresh(run_id)?,
+                tenants,
+                resumed: None,
+                saved_plans: Some(saved(plan_run)),
+            }
+        }
+        RunStart::Resume { run_id } => {
+            let old = store.load(run_id)?;
+            let tenants = resume_selection(registry, &old, s, printer).await?;
+            Resolved {
+                run_id: old.run_id.clone(),
+                tenants,
+                saved_plans: old.from_run.as_deref().map(saved),
+                resumed: Some(old),
+            }
+        }
+    })
+}
+
+fn new_report(
+    s: &FanoutSettings,
+    run_id: &str,
+    application: &str,
+    saved_plans: &Option<SavedPlans>,
+    waves: &[Wave<String>],
+) -> RunReport {
+    RunReport {
+        run_id: run_id.to_string(),
+        command: s.operation.command().to_string(),
+        application: application.to_string(),
+        stack: s.stack.dir().display().to_string(),
+        started_at: now_rfc3339(),
+        finished_at: None,
+        status: RunStatus::Running,
+        jobs: s.jobs.get(),
+        from_run: saved_plans.as_ref().map(|p| p.run_id.clone()),
+        resumes: 0,
+        terraform_version: None,
+        tenants: waves
+            .iter()
+            .flat_map(|w| w.items.iter().map(|id| TenantReport::pending(id, &w.name)))
+            .collect(),
+    }
+}
+
+/// The report of a resumed run, with the tenants to re-run reset.
+fn resumed_report(mut old: RunReport) -> RunReport {
+    for t in old.tenants.iter_mut().filter(|t| t.result.needs_rerun()) {
+        *t = TenantReport::pending(&t.tenant, &t.wave);
+    }
+    old.resumes += 1;
+    old.status = RunStatus::Running;
+    old.finished_at = None;
+    old
+}
+
+/// Runs the tenants through the pool, keeping `report.json` current.
+async fn execute(
+    s: &FanoutSettings,
+    run: &mut PreparedRun,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let PreparedRun {
+        store,
+        report,
+        ctx,
+        waves,
+        tenants,
+        pool,
+    } = run;
+    let mut progress = Progress::new(*printer, tenants.len());
+    progress.start(s.operation.command(), &report.run_id, s.jobs.get());
     let mut save_error = None;
     pool::run(
-        waves,
-        pool_settings,
+        std::mem::take(waves),
+        *pool,
         |id: String| {
-            let (ctx, tenant) = (&ctx, &by_id[&id]);
+            let (ctx, tenant) = (&*ctx, &tenants[&id]);
             async move { run_tenant(ctx, tenant).await }
         },
         |id, slot| {
@@ -190,33 +269,38 @@ pub async fn run(
                 record(entry, slot);
                 progress.finished(entry);
             }
-            if let Err(err) = store.save(&report) {
+            if let Err(err) = store.save(report) {
                 save_error.get_or_insert(err);
             }
         },
     )
     .await;
-    if let Some(err) = save_error {
-        return Err(err.context("saving report.json"));
+    match save_error {
+        Some(err) => Err(err.context("saving report.json")),
+        None => Ok(()),
     }
+}
 
+/// The final report, JUnit, the release page, the printed result.
+fn finish(s: &FanoutSettings, run: PreparedRun, printer: &Printer) -> anyhow::Result<Outcome> {
+    let PreparedRun {
+        store,
+        mut report,
+        ctx,
+        ..
+    } = run;
     report.status = report.summarise();
     report.finished_at = Some(now_rfc3339());
     store.save(&report)?;
+    let dir = &ctx.workspace.dir;
     write_atomic(
-        &ctx.workspace.dir.join(JUNIT_FILE),
+        &dir.join(JUNIT_FILE),
         render::junit::render(&report).as_bytes(),
     )?;
     let page = render::html::page(&report, &render::html::PageContext::default());
-    write_atomic(&ctx.workspace.dir.join(REPORT_HTML), page.as_bytes())?;
-    render::report::print(args.output.output, &report, &ctx.workspace.dir)?;
-    Ok(match report.status {
-        RunStatus::Failed | RunStatus::Running => Outcome::TenantFailed,
-        RunStatus::Changes if matches!(ctx.operation, Operation::Plan | Operation::Drift) => {
-            Outcome::Changes
-        }
-        _ => Outcome::Clean,
-    })
+    write_atomic(&dir.join(REPORT_HTML), page.as_bytes())?;
+    render::report::print(printer, s.output, &report, dir)?;
+    Ok(report.status.outcome(s.operation.reports_changes()))
 }
 
 fn record(entry: &mut TenantReport, slot: &Slot<TenantOutcome>) {
@@ -246,10 +330,10 @@ fn record(entry: &mut TenantReport, slot: &Slot<TenantOutcome>) {
 async fn resume_selection(
     registry: &Registry,
     old: &RunReport,
-    application: &str,
-    operation: Operation,
-) -> anyhow::Result<(String, Operation, Vec<Tenant>)> {
-    if old.command != operation.command() || old.application != application {
+    s: &FanoutSettings,
+    printer: &Printer,
+) -> anyhow::Result<Vec<Tenant>> {
+    if old.command != s.operation.command() || old.application != s.selection.application {
         return Err(CliError::Usage(format!(
             "run {} was `saasctl {} --application {}`; resume it with the same command and application",
             old.run_id, old.command, old.application
@@ -257,20 +341,11 @@ async fn resume_selection(
         .into());
     }
     if old.status == RunStatus::Running {
-        eprintln!(
-            "warning: run {} did not finish (killed?); make sure it is not still running",
+        printer.warning(format_args!(
+            "run {} did not finish (killed?); make sure it is not still running",
             old.run_id
-        );
+        ));
     }
-    let operation = match (operation, &old.from_run) {
-        (Operation::Apply { .. }, Some(from)) => Operation::Apply {
-            from_run: Some(SavedPlans {
-                run_id: from.clone(),
-                workspace: RunWorkspace::new(PathBuf::new()),
-            }),
-        },
-        (op, _) => op,
-    };
     let mut tenants = Vec::new();
     for entry in old.tenants.iter().filter(|t| t.result.needs_rerun()) {
         let tenant = registry.get_tenant(&entry.tenant).await?.ok_or_else(|| {
@@ -281,7 +356,7 @@ async fn resume_selection(
         })?;
         tenants.push(tenant);
     }
-    Ok((old.run_id.clone(), operation, tenants))
+    Ok(tenants)
 }
 
 /// For `apply --from-run`: the selected tenants that have a saved plan.
@@ -289,6 +364,7 @@ fn with_saved_plans(
     saved: &RunReport,
     application: &str,
     selected: Vec<Tenant>,
+    printer: &Printer,
 ) -> anyhow::Result<Vec<Tenant>> {
     if saved.command != "plan" || saved.application != application {
         return Err(CliError::Usage(format!(
@@ -306,48 +382,13 @@ fn with_saved_plans(
         selected.into_iter().partition(|t| planned(&t.id));
     if !skip.is_empty() {
         let ids: Vec<&str> = skip.iter().map(|t| t.id.as_str()).collect();
-        eprintln!(
-            "note: run {} has no successful plan for {}; not applying them",
+        printer.note(format_args!(
+            "run {} has no successful plan for {}; not applying them",
             saved.run_id,
             ids.join(", ")
-        );
+        ));
     }
     Ok(keep)
-}
-
-fn plan_waves(spec: Option<&str>, tenants: &[Tenant]) -> anyhow::Result<Vec<Wave<String>>> {
-    Ok(match rollout::label_key(spec) {
-        Some(key) => rollout::plan_label_waves(
-            &tenants
-                .iter()
-                .map(|t| (t.id.clone(), t.labels.get(key).cloned()))
-                .collect::<Vec<_>>(),
-        ),
-        None => rollout::plan_waves(
-            spec,
-            &tenants.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
-        )?,
-    })
-}
-
-/// The stack as (canonical root, path below it): `root` or the enclosing
-/// repository (see `mirror::find_root`).
-pub fn locate_stack(stack: &Path, root: Option<&Path>) -> anyhow::Result<(PathBuf, PathBuf)> {
-    let canonical = |dir: &Path, what: &str| {
-        std::fs::canonicalize(dir)
-            .ok()
-            .filter(|d| d.is_dir())
-            .ok_or_else(|| {
-                CliError::NotFound(format!("{what} directory {} does not exist", dir.display()))
-            })
-    };
-    let stack = canonical(stack, "stack")?;
-    let root = match root {
-        Some(root) => canonical(root, "root")?,
-        None => mirror::find_root(&stack, None),
-    };
-    let rel = mirror::stack_within(&root, &stack).map_err(|e| CliError::Usage(e.to_string()))?;
-    Ok((root, rel))
 }
 
 /// One provider (and module) install per run, in the run's mirror. It
@@ -374,6 +415,12 @@ pub async fn install_providers(
     let mut args: Vec<String> = ["init", "-backend=false", "-input=false", "-no-color"]
         .map(String::from)
         .into();
+    std::fs::create_dir_all(&terraform.plugin_cache_dir).with_context(|| {
+        format!(
+            "creating plugin cache {}",
+            terraform.plugin_cache_dir.display()
+        )
+    })?;
     if config_dir.join(mirror::LOCK_FILE).is_file() {
         args.push("-lockfile=readonly".into());
     }
@@ -384,20 +431,12 @@ pub async fn install_providers(
     Ok(())
 }
 
-pub fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
-    Ok(if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir()?.join(path)
-    })
-}
-
 /// Terraform runs in another directory, so a relative SQLite path is made
 /// absolute before the provider sees it.
 pub fn absolute_registry_url(url: &str) -> anyhow::Result<String> {
     Ok(match RegistryLocation::parse(url)? {
         RegistryLocation::Sqlite { path } if path.is_relative() => {
-            format!("sqlite://{}", absolute(&path)?.display())
+            format!("sqlite://{}", std::path::absolute(&path)?.display())
         }
         _ => url.to_string(),
     })

@@ -24,6 +24,7 @@ mod render;
 mod rollout;
 mod runner;
 mod runs;
+mod settings;
 mod tenant_job;
 #[cfg(test)]
 mod test_fixtures;

@@ -1,41 +1,39 @@
 //! Live progress on stderr: one line per finished tenant with the running
-//! counts. Colour only on a terminal and never with NO_COLOR set.
+//! counts, through the printer (colour only on a terminal, never with NO_COLOR).
 
-use std::io::{IsTerminal, Write};
-
+use crate::render::Printer;
 use crate::runs::{TenantReport, TenantResult};
 
 pub struct Progress {
+    printer: Printer,
     total: usize,
     done: usize,
     failed: usize,
-    colour: bool,
+    not_started: usize,
 }
 
 impl Progress {
-    pub fn new(total: usize) -> Self {
-        let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            && std::io::stderr().is_terminal();
+    pub fn new(printer: Printer, total: usize) -> Self {
         Progress {
+            printer,
             total,
             done: 0,
             failed: 0,
-            colour,
+            not_started: 0,
         }
     }
 
     pub fn start(&self, command: &str, run_id: &str, jobs: usize) {
-        eprintln!(
+        self.printer.line(format_args!(
             "saasctl {command}: {} tenant(s), {jobs} at a time, run {run_id}",
             self.total
-        );
+        ));
     }
 
     pub fn finished(&mut self, report: &TenantReport) {
         self.done += 1;
-        if report.result.needs_rerun() {
-            self.failed += 1;
-        }
+        self.failed += usize::from(report.result.is_failure());
+        self.not_started += usize::from(report.result == TenantResult::NotStarted);
         let result = self.paint(report.result);
         let seconds = report
             .duration_ms
@@ -44,26 +42,23 @@ impl Progress {
             .error
             .as_deref()
             .map_or(String::new(), |e| format!("  {}", first_chars(e, 160)));
-        let c = report.counts;
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(
-            err,
-            "[{}/{}, {} failed] {}  {result}  +{} ~{} -{}{seconds}{detail}",
-            self.done, self.total, self.failed, report.tenant, c.add, c.change, c.destroy
-        );
+        let skipped = match self.not_started {
+            0 => String::new(),
+            n => format!(", {n} not started"),
+        };
+        self.printer.line(format_args!(
+            "[{}/{}, {} failed{skipped}] {}  {result}  {}{seconds}{detail}",
+            self.done, self.total, self.failed, report.tenant, report.counts
+        ));
     }
 
     fn paint(&self, result: TenantResult) -> String {
-        let text = result.as_str();
-        if !self.colour {
-            return text.to_string();
-        }
         let code = match result {
             TenantResult::Failed | TenantResult::NotStarted | TenantResult::Pending => "31",
             TenantResult::Changes | TenantResult::Drifted => "33",
             _ => "32",
         };
-        format!("\x1b[{code}m{text}\x1b[0m")
+        self.printer.paint(result.as_str(), code)
     }
 }
 

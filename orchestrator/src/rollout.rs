@@ -2,28 +2,42 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use saas_registry::Tenant;
+
 use crate::exit::CliError;
 use crate::pool::Wave;
 
 /// `--max-failures N` or `P%` (of the selected tenants, rounded up; at least 1).
-pub fn parse_max_failures(spec: &str, selected: usize) -> Result<usize, CliError> {
-    let bad = || {
-        CliError::Usage(format!(
-            "--max-failures {spec:?}: expected N or P% (e.g. 3 or 10%)"
-        ))
-    };
-    match spec.trim().strip_suffix('%') {
-        Some(pct) => {
-            let pct: f64 = pct.trim().parse().map_err(|_| bad())?;
-            if !(0.0..=100.0).contains(&pct) || pct == 0.0 {
-                return Err(bad());
-            }
-            Ok(((selected as f64 * pct / 100.0).ceil() as usize).max(1))
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FailureBudget {
+    Count(usize),
+    Percent(f64),
+}
+
+impl FailureBudget {
+    /// How many failed tenants stop new starts, for `selected` tenants.
+    pub fn limit(self, selected: usize) -> usize {
+        match self {
+            FailureBudget::Count(n) => n,
+            FailureBudget::Percent(pct) => ((selected as f64 * pct / 100.0).ceil() as usize).max(1),
         }
-        None => match spec.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(bad()),
-        },
+    }
+}
+
+impl std::str::FromStr for FailureBudget {
+    type Err = String;
+    fn from_str(spec: &str) -> Result<Self, String> {
+        let bad = || "expected N or P% (e.g. 3 or 10%), more than 0".to_string();
+        match spec.trim().strip_suffix('%') {
+            Some(pct) => match pct.trim().parse::<f64>() {
+                Ok(pct) if pct > 0.0 && pct <= 100.0 => Ok(FailureBudget::Percent(pct)),
+                _ => Err(bad()),
+            },
+            None => match spec.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Ok(FailureBudget::Count(n)),
+                _ => Err(bad()),
+            },
+        }
     }
 }
 
@@ -145,6 +159,23 @@ pub fn plan_label_waves(tenants: &[(String, Option<String>)]) -> Vec<Wave<String
     waves
 }
 
+/// The waves of `--waves spec` over `tenants` (in registry order): by label
+/// for `label:KEY`, else as [`plan_waves`] splits the ids.
+pub fn waves_for(spec: Option<&str>, tenants: &[Tenant]) -> Result<Vec<Wave<String>>, CliError> {
+    match label_key(spec) {
+        Some(key) => Ok(plan_label_waves(
+            &tenants
+                .iter()
+                .map(|t| (t.id.clone(), t.labels.get(key).cloned()))
+                .collect::<Vec<_>>(),
+        )),
+        None => plan_waves(
+            spec,
+            &tenants.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
+        ),
+    }
+}
+
 /// The label key of a `label:KEY` spec.
 pub fn label_key(spec: Option<&str>) -> Option<&str> {
     spec.map(str::trim)
@@ -169,11 +200,12 @@ mod tests {
 
     #[test]
     fn budget_counts_and_percentages() {
-        assert_eq!(parse_max_failures("3", 10).unwrap(), 3);
-        assert_eq!(parse_max_failures("10%", 25).unwrap(), 3);
-        assert_eq!(parse_max_failures("1%", 5).unwrap(), 1);
+        let limit = |spec: &str, n| spec.parse::<FailureBudget>().unwrap().limit(n);
+        assert_eq!(limit("3", 10), 3);
+        assert_eq!(limit("10%", 25), 3);
+        assert_eq!(limit("1%", 5), 1);
         for bad in ["0", "-1", "x", "0%", "150%", ""] {
-            assert!(parse_max_failures(bad, 10).is_err(), "{bad}");
+            assert!(bad.parse::<FailureBudget>().is_err(), "{bad}");
         }
     }
 

@@ -30,15 +30,15 @@ pub struct RetrySettings {
     pub base_delay: Duration,
 }
 
-/// `SAAS_TERRAFORM`, else `terraform` or `tofu` on PATH.
-pub fn find_terraform() -> Result<PathBuf, CliError> {
-    if let Some(explicit) = std::env::var_os("SAAS_TERRAFORM").filter(|v| !v.is_empty()) {
-        let path = PathBuf::from(&explicit);
+/// `explicit` (`--terraform` / `SAAS_TERRAFORM`), else `terraform` or
+/// `tofu` on PATH.
+pub fn find_terraform(explicit: Option<&Path>) -> Result<PathBuf, CliError> {
+    if let Some(path) = explicit {
         return if path.is_file() {
-            Ok(path)
+            Ok(path.to_path_buf())
         } else {
             Err(CliError::TerraformMissing(format!(
-                "SAAS_TERRAFORM={} is not a file",
+                "--terraform / SAAS_TERRAFORM {} is not a file",
                 path.display()
             )))
         };

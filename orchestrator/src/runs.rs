@@ -8,11 +8,13 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::exit::CliError;
+use crate::exit::{CliError, Outcome};
 pub use crate::locks::LockInfo;
 pub use crate::tf_json::ChangeCounts;
 
 pub const REPORT_FILE: &str = "report.json";
+/// Each tenant's Terraform log, in its directory of the run.
+pub const LOG_FILE: &str = "terraform.log";
 pub const JUNIT_FILE: &str = "junit.xml";
 /// The release page (`render::html`), beside the report.
 pub const REPORT_HTML: &str = "report.html";
@@ -59,8 +61,9 @@ pub fn now_rfc3339() -> String {
 }
 
 /// What a fan-out did to a tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum TenantResult {
     /// Not finished yet (the run is going on, or it was killed).
     Pending,
@@ -77,21 +80,14 @@ pub enum TenantResult {
 
 impl TenantResult {
     pub fn as_str(self) -> &'static str {
-        match self {
-            TenantResult::Pending => "pending",
-            TenantResult::NoChanges => "no-changes",
-            TenantResult::Changes => "changes",
-            TenantResult::Applied => "applied",
-            TenantResult::Destroyed => "destroyed",
-            TenantResult::InSync => "in-sync",
-            TenantResult::Drifted => "drifted",
-            TenantResult::Failed => "failed",
-            TenantResult::NotStarted => "not-started",
-        }
+        self.into()
     }
 
+    /// Failed, the one meaning used by progress, JUnit, `runs` and the
+    /// page: it ran and failed, or it never finished (killed run). A tenant
+    /// that never started (budget spent, earlier wave failed) is skipped.
     pub fn is_failure(self) -> bool {
-        matches!(self, TenantResult::Failed)
+        matches!(self, TenantResult::Failed | TenantResult::Pending)
     }
 
     /// Whether `--resume` runs this tenant again.
@@ -144,6 +140,23 @@ pub struct TenantReport {
 }
 
 impl TenantReport {
+    /// Why the tenant failed (with the lock holder), or what drifted.
+    pub fn detail(&self) -> String {
+        if let Some(lock) = &self.lock {
+            return format!(
+                "state locked: ID {} held by {} since {} ({})",
+                lock.id, lock.who, lock.created, lock.operation
+            );
+        }
+        if let Some(error) = &self.error {
+            return error.clone();
+        }
+        if !self.drifted.is_empty() {
+            return format!("drifted: {}", self.drifted.join(", "));
+        }
+        String::new()
+    }
+
     pub fn pending(tenant: &str, wave: &str) -> Self {
         TenantReport {
             tenant: tenant.to_string(),
@@ -159,7 +172,7 @@ impl TenantReport {
             init_ms: None,
             attempts: 0,
             dir: tenant.to_string(),
-            log: format!("{tenant}/{}", crate::workspace::LOG_FILE),
+            log: format!("{tenant}/{LOG_FILE}"),
             error: None,
             lock: None,
             released_locks: Vec::new(),
@@ -167,8 +180,9 @@ impl TenantReport {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum RunStatus {
     Running,
     Clean,
@@ -178,11 +192,17 @@ pub enum RunStatus {
 
 impl RunStatus {
     pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The exit code rule, in one place: a run that failed or never
+    /// finished is 1; changes are 2 only where they are the news (plan,
+    /// drift), since an apply that applied them succeeded.
+    pub fn outcome(self, changes_are_news: bool) -> Outcome {
         match self {
-            RunStatus::Running => "running",
-            RunStatus::Clean => "clean",
-            RunStatus::Changes => "changes",
-            RunStatus::Failed => "failed",
+            RunStatus::Failed | RunStatus::Running => Outcome::TenantFailed,
+            RunStatus::Changes if changes_are_news => Outcome::Changes,
+            _ => Outcome::Clean,
         }
     }
 }
@@ -224,6 +244,14 @@ impl RunReport {
 
     pub fn count(&self, result: TenantResult) -> usize {
         self.tenants.iter().filter(|t| t.result == result).count()
+    }
+
+    /// Tenants that failed, in the one sense of [`TenantResult::is_failure`].
+    pub fn failed(&self) -> usize {
+        self.tenants
+            .iter()
+            .filter(|t| t.result.is_failure())
+            .count()
     }
 
     pub fn tenant_mut(&mut self, tenant: &str) -> Option<&mut TenantReport> {

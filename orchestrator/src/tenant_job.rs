@@ -17,25 +17,24 @@ use crate::tf_json::{ChangeCounts, UiSummary};
 use crate::workspace::{self, RunWorkspace, TenantWorkspace};
 
 /// What a fan-out does per tenant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum Operation {
     Plan,
     /// Plan and apply, or apply the saved plans of an earlier run.
-    Apply {
-        from_run: Option<SavedPlans>,
-    },
+    Apply,
     Drift,
     Destroy,
 }
 
 impl Operation {
-    pub fn command(&self) -> &'static str {
-        match self {
-            Operation::Plan => "plan",
-            Operation::Apply { .. } => "apply",
-            Operation::Drift => "drift",
-            Operation::Destroy => "destroy",
-        }
+    pub fn command(self) -> &'static str {
+        self.into()
+    }
+
+    /// Whether changes are what the run reports (exit 2), not what it did.
+    pub fn reports_changes(self) -> bool {
+        matches!(self, Operation::Plan | Operation::Drift)
     }
 }
 
@@ -53,6 +52,8 @@ pub struct JobContext {
     pub workspace: RunWorkspace,
     pub application: Application,
     pub operation: Operation,
+    /// `apply --from-run`: the plans to apply instead of planning.
+    pub saved_plans: Option<SavedPlans>,
     /// The first real init of the run, reused by the other tenants.
     pub init_template: InitTemplate,
     /// Also write each plan as `plan.json` (`terraform show -json`): a
@@ -259,8 +260,8 @@ async fn run_steps(
     }
     step.tally.init_ms = Some(init_clock.elapsed().as_millis() as u64);
 
-    match &ctx.operation {
-        Operation::Plan => {
+    match (ctx.operation, &ctx.saved_plans) {
+        (Operation::Plan, _) => {
             let (code, ui) = step.plan(&[], ctx.plan_json).await?;
             Ok(Found {
                 result: if code == 2 {
@@ -273,14 +274,12 @@ async fn run_steps(
                 drifted: Vec::new(),
             })
         }
-        Operation::Apply { from_run: None } => {
+        (Operation::Apply, None) => {
             let ui = step.apply(ApplyInput::Config { destroy: false }).await?;
             Ok(Found::applied(ui.counts.unwrap_or_default(), ui.changed))
         }
-        Operation::Apply {
-            from_run: Some(saved),
-        } => apply_saved(&mut step, saved, &tenant.id).await,
-        Operation::Drift => {
+        (Operation::Apply, Some(saved)) => apply_saved(&mut step, saved, &tenant.id).await,
+        (Operation::Drift, _) => {
             let (code, ui) = step.plan(&["-refresh-only"], ctx.plan_json).await?;
             let result = if code == 2 || !ui.drifted.is_empty() {
                 TenantResult::Drifted
@@ -294,7 +293,7 @@ async fn run_steps(
                 drifted: ui.drifted,
             })
         }
-        Operation::Destroy => {
+        (Operation::Destroy, _) => {
             let ui = step.apply(ApplyInput::Config { destroy: true }).await?;
             Ok(Found {
                 result: TenantResult::Destroyed,

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use crate::aws;
 use crate::mirror::{self, MirrorError};
 
-pub const LOG_FILE: &str = "terraform.log";
+pub use crate::runs::LOG_FILE;
 pub const VAR_FILE: &str = "tenant.tfvars.json";
 pub const DATA_DIR: &str = ".terraform";
 pub const PLAN_FILE: &str = "plan.tfplan";
@@ -69,13 +69,11 @@ impl RunWorkspace {
         self.dir.join(INIT_LOG)
     }
 
-    /// `TF_PLUGIN_CACHE_DIR` if the user set one, else one per run (the
-    /// cache is not safe for two runs installing at once).
+    /// The run's own plugin cache, used unless the user set
+    /// `TF_PLUGIN_CACHE_DIR` (a shared cache is not safe for two runs
+    /// installing at once, so saasctl does not make one up).
     pub fn plugin_cache(&self) -> PathBuf {
-        std::env::var_os("TF_PLUGIN_CACHE_DIR")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| self.dir.join(PLUGIN_CACHE))
+        self.dir.join(PLUGIN_CACHE)
     }
 
     /// Mirrors `root` into the run down to the stack at `rel` below it
@@ -93,8 +91,7 @@ impl RunWorkspace {
             _ => {}
         }
         let target = stack.strip_prefix(&self.dir).unwrap_or(&stack);
-        std::os::unix::fs::symlink(target, &link).map_err(io)?;
-        std::fs::create_dir_all(self.plugin_cache()).map_err(io)
+        std::os::unix::fs::symlink(target, &link).map_err(io)
     }
 
     pub fn tenant(&self, tenant_id: &str) -> TenantWorkspace {

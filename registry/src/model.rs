@@ -9,8 +9,11 @@ pub const DEFAULT_TIERS: [&str; 3] = ["basic", "standard", "premium"];
 pub const DEFAULT_KEY_TEMPLATE: &str = "{application}/{tenant}/terraform.tfstate";
 
 /// How tenants of one application are kept apart in S3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Isolation {
     /// One shared bucket; each tenant gets its own key.
     #[default]
@@ -20,8 +23,11 @@ pub enum Isolation {
 }
 
 /// How Terraform's S3 backend locks a tenant's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum LockKind {
     /// A DynamoDB table with hash key `LockID`.
     #[default]
@@ -119,9 +125,21 @@ impl Application {
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, PartialOrd, Ord,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    PartialOrd,
+    Ord,
+    strum::IntoStaticStr,
 )]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum TenantStatus {
     #[default]
     Active,
@@ -137,11 +155,7 @@ impl TenantStatus {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            TenantStatus::Active => "active",
-            TenantStatus::Suspended => "suspended",
-            TenantStatus::Offboarding => "offboarding",
-        }
+        self.into()
     }
 }
 

@@ -2,13 +2,18 @@
 
 use saas_registry::{Application, Isolation, LockKind};
 
-use crate::cli::{GlobalArgs, ListApplicationsArgs};
-use crate::discovery::{open_registry, parse_labels};
+use crate::cli::ListApplicationsArgs;
+use crate::discovery::open_registry;
 use crate::exit::Outcome;
-use crate::render::{self, table::Table};
+use crate::render::{table::Table, Printer};
+use crate::settings::Global;
 
-pub async fn run(global: &GlobalArgs, args: ListApplicationsArgs) -> anyhow::Result<Outcome> {
-    let labels = parse_labels(&args.labels)?;
+pub async fn run(
+    global: &Global,
+    printer: &Printer,
+    args: ListApplicationsArgs,
+) -> anyhow::Result<Outcome> {
+    let labels = args.labels;
     let registry = open_registry(global).await?;
     let apps: Vec<Application> = registry
         .list_applications()
@@ -16,19 +21,17 @@ pub async fn run(global: &GlobalArgs, args: ListApplicationsArgs) -> anyhow::Res
         .into_iter()
         .filter(|a| labels.iter().all(|(k, v)| a.labels.get(k) == Some(v)))
         .collect();
-    render::listing(args.output.output, &apps, |apps| {
+    printer.listing(args.output.output.into(), &apps, |apps| {
         let mut table = Table::new(["NAME", "ISOLATION", "STATE", "LOCK", "TIERS"]);
         for a in apps {
-            let (isolation, state) = match a.state.isolation {
-                Isolation::Prefix => ("prefix", a.state.bucket.clone().unwrap_or_default()),
-                Isolation::Bucket => (
-                    "bucket",
-                    format!(
-                        "{}-<tenant>",
-                        a.state.bucket_prefix.as_deref().unwrap_or_default()
-                    ),
+            let state = match a.state.isolation {
+                Isolation::Prefix => a.state.bucket.clone().unwrap_or_default(),
+                Isolation::Bucket => format!(
+                    "{}-<tenant>",
+                    a.state.bucket_prefix.as_deref().unwrap_or_default()
                 ),
             };
+            let isolation: &str = a.state.isolation.into();
             let lock = match a.state.lock {
                 LockKind::Dynamodb => format!(
                     "dynamodb:{}",

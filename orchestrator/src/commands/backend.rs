@@ -10,21 +10,31 @@ use crate::aws;
 use crate::bootstrap::{self, Bootstrapper, Hardening, ItemStatus, Needs};
 use crate::cli::{
     BackendCommand, BackendConfigArgs, BackendConfigFormat, BackendPolicyArgs, BootstrapArgs,
-    Encryption, GlobalArgs, TlsPolicy,
+    Encryption, TlsPolicy,
 };
 use crate::discovery::{discover, only_new, open_registry};
 use crate::exit::{CliError, Outcome};
+use crate::render::Printer;
+use crate::settings::Global;
 use crate::{policy, render};
 
-pub async fn run(global: &GlobalArgs, command: BackendCommand) -> anyhow::Result<Outcome> {
+pub async fn run(
+    global: &Global,
+    printer: &Printer,
+    command: BackendCommand,
+) -> anyhow::Result<Outcome> {
     match command {
-        BackendCommand::Config(args) => config(global, args).await,
-        BackendCommand::Bootstrap(args) => bootstrap(global, args).await,
-        BackendCommand::Policy(args) => policy(global, args).await,
+        BackendCommand::Config(args) => config(global, printer, args).await,
+        BackendCommand::Bootstrap(args) => bootstrap(global, printer, args).await,
+        BackendCommand::Policy(args) => policy(global, printer, args).await,
     }
 }
 
-async fn config(global: &GlobalArgs, args: BackendConfigArgs) -> anyhow::Result<Outcome> {
+async fn config(
+    global: &Global,
+    printer: &Printer,
+    args: BackendConfigArgs,
+) -> anyhow::Result<Outcome> {
     let registry = open_registry(global).await?;
     let settings = tenant_backend(&registry, &args.application, &args.tenant).await?;
     let entries = config_entries(&settings, &Endpoints::from_env());
@@ -36,11 +46,15 @@ async fn config(global: &GlobalArgs, args: BackendConfigArgs) -> anyhow::Result<
             serde_json::to_string_pretty(&format_json(&entries))?
         ),
     };
-    print!("{text}");
+    printer.out(&text)?;
     Ok(Outcome::Clean)
 }
 
-async fn policy(global: &GlobalArgs, args: BackendPolicyArgs) -> anyhow::Result<Outcome> {
+async fn policy(
+    global: &Global,
+    printer: &Printer,
+    args: BackendPolicyArgs,
+) -> anyhow::Result<Outcome> {
     let account = match args.account_id.as_deref() {
         Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => id,
         Some(id) => {
@@ -50,16 +64,18 @@ async fn policy(global: &GlobalArgs, args: BackendPolicyArgs) -> anyhow::Result<
     };
     let registry = open_registry(global).await?;
     let settings = tenant_backend(&registry, &args.application, &args.tenant).await?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&policy::tenant_policy(&settings, account))?
-    );
+    printer.json(&policy::tenant_policy(&settings, account))?;
     Ok(Outcome::Clean)
 }
 
-async fn bootstrap(global: &GlobalArgs, args: BootstrapArgs) -> anyhow::Result<Outcome> {
+async fn bootstrap(
+    global: &Global,
+    printer: &Printer,
+    args: BootstrapArgs,
+) -> anyhow::Result<Outcome> {
+    let selection = args.selection.resolve(TenantStatus::Active)?;
     let registry = open_registry(global).await?;
-    let (app, tenants) = discover(&registry, &args.selection, TenantStatus::Active).await?;
+    let (app, tenants) = discover(&registry, &selection).await?;
     // Every name is derived (and checked) before anything is looked at or created.
     let derive_all = |tenants: &[Tenant]| {
         tenants
@@ -68,7 +84,7 @@ async fn bootstrap(global: &GlobalArgs, args: BootstrapArgs) -> anyhow::Result<O
             .collect::<anyhow::Result<Vec<_>>>()
     };
     let mut backends = derive_all(&tenants)?;
-    if args.selection.new {
+    if selection.new_only {
         backends = derive_all(&only_new(&app, tenants).await?)?;
     }
     let mode = if args.check {
@@ -89,9 +105,9 @@ async fn bootstrap(global: &GlobalArgs, args: BootstrapArgs) -> anyhow::Result<O
         .run(&Needs::of(&backends))
         .await
         .map_err(unavailable)?;
-    render::bootstrap::report(args.output.output, &items)?;
+    render::bootstrap::report(printer, args.output.output.into(), &items)?;
     if !hardening.tls_policy && !items.is_empty() {
-        eprintln!("note: the S3 endpoint is plain HTTP, where a policy denying non-TLS access would deny every request; buckets get none (--tls-policy always to insist)");
+        printer.note("the S3 endpoint is plain HTTP, where a policy denying non-TLS access would deny every request; buckets get none (--tls-policy always to insist)");
     }
     let any = |status: ItemStatus| items.iter().any(|i| i.status == status);
     Ok(if any(ItemStatus::Failed) {

@@ -1,13 +1,14 @@
 //! `saasctl destroy`: destroy each selected tenant's stack; by default the
 //! tenants being offboarded.
 
-use saas_registry::TenantStatus;
-
-use crate::cli::{FanoutArgs, GlobalArgs};
+use crate::cli::FanoutArgs;
 use crate::exit::Outcome;
 use crate::fanout;
+use crate::render::Printer;
+use crate::settings::{FanoutSettings, Global};
 use crate::tenant_job::Operation;
 
-pub async fn run(global: &GlobalArgs, args: FanoutArgs) -> anyhow::Result<Outcome> {
-    fanout::run(global, &args, Operation::Destroy, TenantStatus::Offboarding).await
+pub async fn run(global: &Global, printer: &Printer, args: FanoutArgs) -> anyhow::Result<Outcome> {
+    let settings = FanoutSettings::resolve(&args, Operation::Destroy)?;
+    fanout::run(global, &settings, printer).await
 }

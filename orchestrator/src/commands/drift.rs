@@ -1,12 +1,13 @@
 //! `saasctl drift`: a refresh-only plan per tenant: in sync, drifted, or error.
 
-use saas_registry::TenantStatus;
-
-use crate::cli::{FanoutArgs, GlobalArgs};
+use crate::cli::FanoutArgs;
 use crate::exit::Outcome;
 use crate::fanout;
+use crate::render::Printer;
+use crate::settings::{FanoutSettings, Global};
 use crate::tenant_job::Operation;
 
-pub async fn run(global: &GlobalArgs, args: FanoutArgs) -> anyhow::Result<Outcome> {
-    fanout::run(global, &args, Operation::Drift, TenantStatus::Active).await
+pub async fn run(global: &Global, printer: &Printer, args: FanoutArgs) -> anyhow::Result<Outcome> {
+    let settings = FanoutSettings::resolve(&args, Operation::Drift)?;
+    fanout::run(global, &settings, printer).await
 }

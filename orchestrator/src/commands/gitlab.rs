@@ -6,18 +6,19 @@ use anyhow::Context;
 use crate::cli::{GitlabCommand, GitlabTriggerArgs};
 use crate::exit::{CliError, Outcome};
 use crate::gitlab_api::{self, GitlabApiError, TriggerRequest};
+use crate::render::Printer;
 
 /// Token variables, in order of preference: a trigger token set for saasctl,
 /// then the job token GitLab gives every CI job.
 const TOKEN_VARIABLES: [&str; 2] = ["SAAS_GITLAB_TRIGGER_TOKEN", "CI_JOB_TOKEN"];
 
-pub async fn run(command: GitlabCommand) -> anyhow::Result<Outcome> {
+pub async fn run(printer: &Printer, command: GitlabCommand) -> anyhow::Result<Outcome> {
     match command {
-        GitlabCommand::Trigger(args) => trigger(args).await,
+        GitlabCommand::Trigger(args) => trigger(printer, args).await,
     }
 }
 
-async fn trigger(args: GitlabTriggerArgs) -> anyhow::Result<Outcome> {
+async fn trigger(printer: &Printer, args: GitlabTriggerArgs) -> anyhow::Result<Outcome> {
     saas_registry::validate::slug("application", &args.application)?;
     saas_registry::validate::slug("tenant", &args.tenant)?;
     if args.project.trim().is_empty() || args.git_ref.trim().is_empty() {
@@ -51,8 +52,8 @@ async fn trigger(args: GitlabTriggerArgs) -> anyhow::Result<Outcome> {
                 args.tenant, args.application, args.project
             )
         })?;
-    println!(
-        "pipeline {} ({}) for tenant {}: {}",
+    printer.out(&format!(
+        "pipeline {} ({}) for tenant {}: {}\n",
         pipeline.id,
         if pipeline.status.is_empty() {
             "created"
@@ -61,7 +62,7 @@ async fn trigger(args: GitlabTriggerArgs) -> anyhow::Result<Outcome> {
         },
         args.tenant,
         pipeline.web_url
-    );
+    ))?;
     Ok(Outcome::Clean)
 }
 

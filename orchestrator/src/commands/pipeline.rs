@@ -6,31 +6,41 @@ use std::path::{Component, Path};
 use anyhow::Context;
 use saas_registry::TenantStatus;
 
-use crate::cli::{
-    GlobalArgs, PipelineCommand, PipelineGitlabArgs, PipelineReportArgs, ReportFormat,
-};
+use crate::cli::{PipelineCommand, PipelineGitlabArgs, PipelineReportArgs, ReportFormat};
 use crate::discovery::{discover, only_new, open_registry};
 use crate::exit::{CliError, Outcome};
 use crate::pipeline::{self, report, waves, GeneratorSettings, PipelineError};
-use crate::render::html;
-use crate::runs::{write_atomic, RunStatus};
+use crate::render::{html, Printer};
+use crate::runs::write_atomic;
+use crate::settings::Global;
 
-pub async fn run(global: &GlobalArgs, command: PipelineCommand) -> anyhow::Result<Outcome> {
+pub async fn run(
+    global: &Global,
+    printer: &Printer,
+    command: PipelineCommand,
+) -> anyhow::Result<Outcome> {
     match command {
-        PipelineCommand::Gitlab(args) => gitlab(global, *args).await,
-        PipelineCommand::Report(args) => rollup(args),
+        PipelineCommand::Gitlab(args) => gitlab(global, printer, *args).await,
+        PipelineCommand::Report(args) => rollup(printer, args),
     }
 }
 
-async fn gitlab(global: &GlobalArgs, args: PipelineGitlabArgs) -> anyhow::Result<Outcome> {
+async fn gitlab(
+    global: &Global,
+    printer: &Printer,
+    args: PipelineGitlabArgs,
+) -> anyhow::Result<Outcome> {
     if !args.stack.is_dir() {
-        return Err(
-            CliError::Usage(format!("--stack {}: not a directory", args.stack.display())).into(),
-        );
+        return Err(CliError::NotFound(format!(
+            "stack directory {} does not exist",
+            args.stack.display()
+        ))
+        .into());
     }
+    let selection = args.selection.resolve(TenantStatus::Active)?;
     let registry = open_registry(global).await?;
-    let (application, tenants) = discover(&registry, &args.selection, TenantStatus::Active).await?;
-    let tenants = if args.selection.new {
+    let (application, tenants) = discover(&registry, &selection).await?;
+    let tenants = if selection.new_only {
         only_new(&application, tenants).await?
     } else {
         tenants
@@ -40,8 +50,8 @@ async fn gitlab(global: &GlobalArgs, args: PipelineGitlabArgs) -> anyhow::Result
     let settings = GeneratorSettings {
         application: application.name.clone(),
         stack: slash_path(&args.stack),
-        status: args.selection.status.clone(),
-        registry: global.registry.clone(),
+        status: args.selection.status.map(|s| s.to_string()),
+        registry: global.registry_flag.clone(),
         image: args.image.clone(),
         apply: args.apply,
         manual_waves: args.manual_waves.iter().cloned().collect(),
@@ -71,6 +81,7 @@ async fn gitlab(global: &GlobalArgs, args: PipelineGitlabArgs) -> anyhow::Result
     }
     write(&args.out, &generated.main)?;
     report_written(
+        printer,
         &args,
         &application.name,
         &waves,
@@ -89,6 +100,7 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 fn report_written(
+    printer: &Printer,
     args: &PipelineGitlabArgs,
     application: &str,
     waves: &[waves::Wave],
@@ -97,9 +109,9 @@ fn report_written(
 ) {
     let out = args.out.display();
     if generated.tenants == 0 {
-        eprintln!(
+        printer.line(format_args!(
             "no tenants of {application} match the selection; wrote {out} with one no-op job"
-        );
+        ));
         return;
     }
     let plan: Vec<String> = waves
@@ -107,18 +119,18 @@ fn report_written(
         .map(|w| format!("{} {}", w.name, w.tenants.len()))
         .collect();
     if generated.shards.is_empty() {
-        eprintln!(
+        printer.line(format_args!(
             "wrote {out}: {} tenants of {application}, waves: {}",
             generated.tenants,
             plan.join(", ")
-        );
+        ));
     } else {
-        eprintln!(
+        printer.line(format_args!(
             "wrote router {out} and {} shard pipelines under {shard_dir}/: {} tenants of {application}, waves: {}",
             generated.shards.len(),
             generated.tenants,
             plan.join(", ")
-        );
+        ));
     }
 }
 
@@ -164,7 +176,7 @@ fn slash_path(path: &Path) -> String {
     }
 }
 
-fn rollup(args: PipelineReportArgs) -> anyhow::Result<Outcome> {
+fn rollup(printer: &Printer, args: PipelineReportArgs) -> anyhow::Result<Outcome> {
     let expected: Vec<String> = args.expect.into_iter().filter(|t| !t.is_empty()).collect();
     for id in &expected {
         saas_registry::validate::slug("tenant", id)?;
@@ -175,17 +187,13 @@ fn rollup(args: PipelineReportArgs) -> anyhow::Result<Outcome> {
     };
     if let ReportFormat::Html = args.format {
         let merged = report::release_report(&args.artifacts, &expected).map_err(cli_error)?;
-        print!("{}", html::page(&merged, &html::PageContext::default()));
-        return Ok(match merged.status {
-            RunStatus::Failed | RunStatus::Running => Outcome::TenantFailed,
-            RunStatus::Changes => Outcome::Changes,
-            RunStatus::Clean => Outcome::Clean,
-        });
+        printer.out(&html::page(&merged, &html::PageContext::default()))?;
+        return Ok(merged.status.outcome(true));
     }
     let summary = report::collect(&args.artifacts, &expected).map_err(cli_error)?;
     match args.format {
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
-        ReportFormat::Markdown | ReportFormat::Html => print!("{}", report::markdown(&summary)),
+        ReportFormat::Json => printer.json(&summary)?,
+        ReportFormat::Markdown | ReportFormat::Html => printer.out(&report::markdown(&summary))?,
     }
     Ok(summary.outcome())
 }

@@ -1,12 +1,13 @@
 //! `saasctl plan`: plan the stack per tenant and keep the plans.
 
-use saas_registry::TenantStatus;
-
-use crate::cli::{FanoutArgs, GlobalArgs};
+use crate::cli::FanoutArgs;
 use crate::exit::Outcome;
 use crate::fanout;
+use crate::render::Printer;
+use crate::settings::{FanoutSettings, Global};
 use crate::tenant_job::Operation;
 
-pub async fn run(global: &GlobalArgs, args: FanoutArgs) -> anyhow::Result<Outcome> {
-    fanout::run(global, &args, Operation::Plan, TenantStatus::Active).await
+pub async fn run(global: &Global, printer: &Printer, args: FanoutArgs) -> anyhow::Result<Outcome> {
+    let settings = FanoutSettings::resolve(&args, Operation::Plan)?;
+    fanout::run(global, &settings, printer).await
 }

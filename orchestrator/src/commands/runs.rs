@@ -2,15 +2,16 @@
 
 use crate::cli::{RunsArgs, RunsCommand};
 use crate::exit::Outcome;
-use crate::render::{self, table::Table};
-use crate::runs::{write_atomic, RunReport, RunStore, TenantResult, REPORT_HTML};
+use crate::render::{self, table::Table, Printer};
+use crate::runs::{write_atomic, RunStore, TenantResult, REPORT_HTML};
 
-pub async fn run(args: RunsArgs) -> anyhow::Result<Outcome> {
+pub async fn run(printer: &Printer, args: RunsArgs) -> anyhow::Result<Outcome> {
     let store = RunStore::new(&args.runs_dir);
+    let format = args.output.output.into();
     match args.command {
         None => {
             let reports = store.list()?;
-            render::listing(args.output.output, &reports, |reports| {
+            printer.listing(format, &reports, |reports| {
                 let mut table = Table::new([
                     "RUN",
                     "COMMAND",
@@ -19,6 +20,7 @@ pub async fn run(args: RunsArgs) -> anyhow::Result<Outcome> {
                     "STATUS",
                     "TENANTS",
                     "FAILED",
+                    "NOT STARTED",
                 ]);
                 for r in reports {
                     table.row([
@@ -28,7 +30,8 @@ pub async fn run(args: RunsArgs) -> anyhow::Result<Outcome> {
                         r.started_at.clone(),
                         r.status.as_str().to_string(),
                         r.tenants.len().to_string(),
-                        failed(r).to_string(),
+                        r.failed().to_string(),
+                        r.count(TenantResult::NotStarted).to_string(),
                     ]);
                 }
                 table
@@ -41,18 +44,12 @@ pub async fn run(args: RunsArgs) -> anyhow::Result<Outcome> {
                 let page = render::html::page(&report, &render::html::PageContext::default());
                 write_atomic(&path, page.as_bytes())?;
             }
-            println!("{}", std::path::absolute(&path)?.display());
+            printer.out(&format!("{}\n", std::path::absolute(&path)?.display()))?;
         }
         Some(RunsCommand::Show { id, html: false }) => {
             let report = store.load(&id)?;
-            render::report::print(args.output.output, &report, &store.run_dir(&id))?;
+            render::report::print(printer, format, &report, &store.run_dir(&id))?;
         }
     }
     Ok(Outcome::Clean)
-}
-
-fn failed(report: &RunReport) -> usize {
-    report.count(TenantResult::Failed)
-        + report.count(TenantResult::NotStarted)
-        + report.count(TenantResult::Pending)
 }

@@ -3,10 +3,11 @@
 use saas_registry::{Tenant, TenantFilter};
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, ListTenantsArgs};
-use crate::discovery::{open_registry, parse_labels, parse_status};
+use crate::cli::ListTenantsArgs;
+use crate::discovery::open_registry;
 use crate::exit::{CliError, Outcome};
-use crate::render::{self, table::Table};
+use crate::render::{table::Table, Printer};
+use crate::settings::Global;
 
 /// A tenant as listed: everything but the sensitive values, whose names only
 /// are shown.
@@ -45,12 +46,16 @@ impl<'a> From<&'a Tenant> for TenantRow<'a> {
     }
 }
 
-pub async fn run(global: &GlobalArgs, args: ListTenantsArgs) -> anyhow::Result<Outcome> {
+pub async fn run(
+    global: &Global,
+    printer: &Printer,
+    args: ListTenantsArgs,
+) -> anyhow::Result<Outcome> {
     let filter = TenantFilter {
         application: args.application,
         tier: args.tier,
-        status: parse_status(args.status.as_deref())?,
-        labels: parse_labels(&args.labels)?,
+        status: args.status,
+        labels: args.labels.into_iter().collect(),
         ..Default::default()
     };
     let registry = open_registry(global).await?;
@@ -63,7 +68,7 @@ pub async fn run(global: &GlobalArgs, args: ListTenantsArgs) -> anyhow::Result<O
     }
     let tenants = registry.list_tenants(&filter).await?;
     let rows: Vec<TenantRow> = tenants.iter().map(TenantRow::from).collect();
-    render::listing(args.output.output, &rows, |rows| {
+    printer.listing(args.output.output.into(), &rows, |rows| {
         let mut table = Table::new(["ID", "NAME", "TIER", "STATUS", "APPLICATIONS"]);
         for r in rows {
             table.row([r.id, r.name, r.tier, &r.status, &r.applications.join(",")]);

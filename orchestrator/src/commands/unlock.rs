@@ -3,20 +3,20 @@
 //! this host and no process here still works on that tenant (or the lock
 //! names a pid that is dead), or `--force`.
 
-use std::path::Path;
-
 use anyhow::Context;
 use saas_registry::{derive_backend, BackendSettings};
 use serde::Deserialize;
 
-use crate::cli::{GlobalArgs, UnlockArgs};
+use crate::cli::UnlockArgs;
 use crate::discovery::open_registry;
 use crate::exit::{CliError, Outcome};
-use crate::fanout::{absolute, absolute_registry_url, install_providers, locate_stack};
+use crate::fanout::{install_providers, terraform_for_run};
 use crate::locks::LockInfo;
 use crate::redact::Redactor;
-use crate::runner::{self, Invocation, RetrySettings, TerraformSettings};
+use crate::render::Printer;
+use crate::runner::{Invocation, RetrySettings};
 use crate::runs::new_run_id;
+use crate::settings::{Global, StackLocation};
 use crate::workspace::{self, RunWorkspace};
 
 /// The lock record Terraform writes (DynamoDB `Info` attribute or `.tflock` object).
@@ -39,12 +39,12 @@ struct StoredLock {
     path: String,
 }
 
-pub async fn run(global: &GlobalArgs, args: UnlockArgs) -> anyhow::Result<Outcome> {
-    let binary = runner::find_terraform()?;
-    let (root, stack_rel) = locate_stack(&args.stack, args.root.as_deref())?;
-    let registry = open_registry(global).await?;
+pub async fn run(global: &Global, printer: &Printer, args: UnlockArgs) -> anyhow::Result<Outcome> {
+    let binary = crate::runner::find_terraform(global.terraform.as_deref())?;
+    let stack = StackLocation::resolve(&args.stack, args.root.as_deref())?;
     saas_registry::validate::slug("tenant", &args.tenant)?;
     saas_registry::validate::slug("application", &args.application)?;
+    let registry = open_registry(global).await?;
     let application = registry
         .get_application(&args.application)
         .await?
@@ -62,7 +62,10 @@ pub async fn run(global: &GlobalArgs, args: UnlockArgs) -> anyhow::Result<Outcom
     let backend = derive_backend(&application, &tenant.id)?;
 
     let Some(lock) = read_lock(&application.state.region, &backend).await? else {
-        println!("no lock is held on s3://{}/{}", backend.bucket, backend.key);
+        printer.out(&format!(
+            "no lock is held on s3://{}/{}\n",
+            backend.bucket, backend.key
+        ))?;
         return Ok(Outcome::Clean);
     };
     if let Some(wanted) = &args.lock_id {
@@ -84,19 +87,15 @@ pub async fn run(global: &GlobalArgs, args: UnlockArgs) -> anyhow::Result<Outcom
     }
 
     let workspace = RunWorkspace::new(
-        absolute(Path::new(".saas/runs"))?.join(format!("unlock-{}", new_run_id())),
+        std::path::absolute(".saas/runs")?.join(format!("unlock-{}", new_run_id())),
     );
     std::fs::create_dir_all(&workspace.dir)?;
-    let terraform = TerraformSettings {
-        binary,
-        plugin_cache_dir: workspace.plugin_cache(),
-        registry_url: absolute_registry_url(registry.url())?,
-        retry: RetrySettings {
-            attempts: 1,
-            base_delay: std::time::Duration::ZERO,
-        },
+    let once = RetrySettings {
+        attempts: 1,
+        base_delay: std::time::Duration::ZERO,
     };
-    workspace.mirror_stack(&root, &stack_rel)?;
+    let terraform = terraform_for_run(binary, global, &workspace, &registry, once)?;
+    workspace.mirror_stack(&stack.root, &stack.rel)?;
     install_providers(&terraform, &workspace).await?;
     let ws = workspace.tenant(&tenant.id);
     ws.prepare(&tenant)?;
@@ -134,10 +133,10 @@ pub async fn run(global: &GlobalArgs, args: UnlockArgs) -> anyhow::Result<Outcom
         .run_retrying(&inv, &unlock, &[0], false)
         .await
         .context("terraform force-unlock")?;
-    println!(
-        "released lock {} on s3://{}/{} (held by {} since {}, {})",
+    printer.out(&format!(
+        "released lock {} on s3://{}/{} (held by {} since {}, {})\n",
         lock.id, backend.bucket, backend.key, lock.who, lock.created, lock.operation
-    );
+    ))?;
     Ok(Outcome::Clean)
 }
 

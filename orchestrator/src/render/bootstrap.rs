@@ -1,11 +1,10 @@
 //! The `backend bootstrap` report: one row per bucket or lock table.
 
 use crate::bootstrap::{ItemReport, ItemStatus};
-use crate::cli::OutputFormat;
-use crate::render::{self, table::Table};
+use crate::render::{table::Table, OutputFormat, Printer};
 
-pub fn report(format: OutputFormat, items: &[ItemReport]) -> anyhow::Result<()> {
-    render::listing(format, items, |items| {
+pub fn report(printer: &Printer, format: OutputFormat, items: &[ItemReport]) -> anyhow::Result<()> {
+    printer.listing(format, items, |items| {
         let mut table = Table::new(["KIND", "NAME", "RESULT", "DETAILS"]);
         for item in items {
             table.row([
@@ -18,7 +17,7 @@ pub fn report(format: OutputFormat, items: &[ItemReport]) -> anyhow::Result<()> 
         table
     })?;
     if format == OutputFormat::Table {
-        println!("{}", summary(items));
+        printer.out(&format!("{}\n", summary(items)))?;
     }
     Ok(())
 }

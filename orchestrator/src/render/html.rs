@@ -12,7 +12,6 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::render::report::detail;
 use crate::runs::{RunReport, TenantReport, TenantResult, REPORT_HTML};
 
 /// Changed addresses listed per row; the rest are counted (keeps a
@@ -265,7 +264,7 @@ fn row(t: &TenantReport, ctx: &PageContext) -> Markup {
             td { (addresses(&t.drifted)) }
             td { (t.attempts) }
             td { @if let Some(ms) = t.duration_ms { (duration(ms)) } }
-            td { (detail(t)) }
+            td { (t.detail()) }
             td { a href={ (ctx.log_prefix) (t.log) } { "log" } }
         }
     }

@@ -1,11 +1,10 @@
 //! JUnit XML for CI test reports (GitLab `artifacts:reports:junit`): one
 //! test case per tenant.
 
-use crate::render::report::detail;
 use crate::runs::{RunReport, TenantResult};
 
 pub fn render(report: &RunReport) -> String {
-    let failures = report.count(TenantResult::Failed) + report.count(TenantResult::Pending);
+    let failures = report.failed();
     let skipped = report.count(TenantResult::NotStarted);
     let total_ms: u64 = report.tenants.iter().filter_map(|t| t.duration_ms).sum();
     let suite = format!("saasctl {} {}", report.command, report.application);
@@ -29,24 +28,22 @@ pub fn render(report: &RunReport) -> String {
             escape(&t.tenant),
             t.duration_ms.unwrap_or(0) as f64 / 1000.0
         ));
-        match t.result {
-            TenantResult::Failed | TenantResult::Pending => xml.push_str(&format!(
+        if t.result.is_failure() {
+            xml.push_str(&format!(
                 "      <failure message=\"{}\">{}</failure>\n",
                 escape(t.result.as_str()),
-                escape(&detail(t))
-            )),
-            TenantResult::NotStarted => xml.push_str(&format!(
+                escape(&t.detail())
+            ));
+        } else if t.result == TenantResult::NotStarted {
+            xml.push_str(&format!(
                 "      <skipped message=\"{}\"/>\n",
-                escape(&detail(t))
-            )),
-            _ => {}
+                escape(&t.detail())
+            ));
         }
         xml.push_str(&format!(
-            "      <system-out>{} +{} ~{} -{} log: {}</system-out>\n    </testcase>\n",
+            "      <system-out>{} {} log: {}</system-out>\n    </testcase>\n",
             t.result.as_str(),
-            t.counts.add,
-            t.counts.change,
-            t.counts.destroy,
+            t.counts,
             escape(&t.log)
         ));
     }

@@ -4,20 +4,16 @@ pub mod bootstrap;
 pub mod gitlab;
 pub mod html;
 pub mod junit;
+mod printer;
 pub mod report;
 pub mod table;
 
-use crate::cli::OutputFormat;
+pub use printer::Printer;
 
-/// Prints `rows` as JSON (one array) or as a table built by `to_table`.
-pub fn listing<T: serde::Serialize>(
-    format: OutputFormat,
-    rows: &[T],
-    to_table: impl Fn(&[T]) -> table::Table,
-) -> anyhow::Result<()> {
-    match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(rows)?),
-        OutputFormat::Table => print!("{}", to_table(rows)),
-    }
-    Ok(())
+/// How a result is printed: a table for people, JSON for machines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
 }
