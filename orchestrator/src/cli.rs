@@ -228,6 +228,11 @@ pub struct FanoutArgs {
     /// Terraform process per tenant).
     #[arg(long)]
     pub plan_json: bool,
+    /// Skip tenants whose stack, modules, lock file, Terraform version and
+    /// inputs are all as they were at their last successful apply (plan and
+    /// apply; see docs/fanout.md for what this cannot see).
+    #[arg(long)]
+    pub changed: bool,
     /// Tenants run at once [default: number of cores].
     #[arg(long, short = 'j')]
     pub jobs: Option<NonZeroUsize>,

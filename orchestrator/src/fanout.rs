@@ -12,6 +12,7 @@ use saas_registry::{Registry, RegistryLocation, Tenant};
 
 use crate::discovery::{discover, only_new, open_registry};
 use crate::exit::{CliError, Outcome};
+use crate::fingerprint::{self, RecordStore};
 use crate::init_template::InitTemplate;
 use crate::mirror;
 use crate::pool::{self, PoolSettings, Slot, Wave};
@@ -25,8 +26,8 @@ use crate::runs::{
     TenantResult, JUNIT_FILE, REPORT_HTML,
 };
 use crate::settings::{FanoutSettings, Global, RunStart};
-use crate::tenant_job::{run_tenant, JobContext, SavedPlans, TenantOutcome};
-use crate::workspace::RunWorkspace;
+use crate::tenant_job::{run_tenant, JobContext, Operation, SavedPlans, TenantOutcome};
+use crate::workspace::{self, RunWorkspace};
 
 /// Runs the settings' operation over the selected tenants.
 pub async fn run(
@@ -107,9 +108,33 @@ async fn prepare(
     }
     store.save(&report)?;
 
+    let mut waves = waves;
+    let mut fingerprints = match &resolved.saved_plans {
+        Some(saved) => saved_fingerprints(&store, &saved.run_id),
+        None => BTreeMap::new(),
+    };
     if !tenants.is_empty() {
         workspace.mirror_stack(&s.stack.root, &s.stack.rel)?;
         install_providers(&terraform, &workspace).await?;
+        if resolved.saved_plans.is_none()
+            && matches!(s.operation, Operation::Plan | Operation::Apply)
+        {
+            let version = report.terraform_version.as_deref().unwrap_or("unknown");
+            fingerprints = tenant_fingerprints(&workspace, &application, &tenants, version)?;
+        }
+    }
+    let needs_records = s.changed || matches!(s.operation, Operation::Apply | Operation::Destroy);
+    let records = match needs_records && !tenants.is_empty() {
+        true => Some(RecordStore::new(crate::aws::s3_client(
+            &crate::aws::sdk_config(&application.state.region).await,
+        ))),
+        false => None,
+    };
+    if let (true, Some(records)) = (s.changed, &records) {
+        let unchanged =
+            unchanged_tenants(records, &application, &fingerprints, &tenants, printer).await?;
+        skip_unchanged(&unchanged, &mut report, &mut waves);
+        store.save(&report)?;
     }
     let ctx = JobContext {
         terraform,
@@ -117,6 +142,9 @@ async fn prepare(
         application,
         operation: s.operation,
         saved_plans: resolved.saved_plans,
+        fingerprints,
+        records,
+        run_id: report.run_id.clone(),
         init_template: InitTemplate::default(),
         plan_json: s.plan_json,
     };
@@ -128,6 +156,91 @@ async fn prepare(
         tenants,
         pool,
     })
+}
+
+/// Each tenant's fingerprint over the run's stack (after its one init).
+fn tenant_fingerprints(
+    workspace: &RunWorkspace,
+    application: &saas_registry::Application,
+    tenants: &BTreeMap<String, Tenant>,
+    terraform_version: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let stack = fingerprint::stack_fingerprint(
+        &workspace.config_dir(),
+        &workspace.init_data_dir(),
+        terraform_version,
+    )
+    .context("fingerprinting the stack")?;
+    let mut out = BTreeMap::new();
+    for (id, tenant) in tenants {
+        let backend = saas_registry::derive_backend(application, id)?;
+        let var_file = workspace::var_file_json(tenant);
+        out.insert(
+            id.clone(),
+            fingerprint::tenant_fingerprint(&stack, &var_file, tenant, &backend),
+        );
+    }
+    Ok(out)
+}
+
+/// The fingerprints a plan run saw, for the apply of its saved plans.
+fn saved_fingerprints(store: &RunStore, plan_run: &str) -> BTreeMap<String, String> {
+    store.load(plan_run).map_or_else(
+        |_| BTreeMap::new(),
+        |plan| {
+            plan.tenants
+                .into_iter()
+                .filter_map(|t| Some((t.tenant, t.fingerprint?)))
+                .collect()
+        },
+    )
+}
+
+/// `--changed`: the tenants whose applied record holds today's fingerprint,
+/// with the run that applied it. No record, or one that cannot be read, and
+/// the tenant is planned.
+async fn unchanged_tenants(
+    records: &RecordStore,
+    application: &saas_registry::Application,
+    fingerprints: &BTreeMap<String, String>,
+    tenants: &BTreeMap<String, Tenant>,
+    printer: &Printer,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    use futures::StreamExt;
+    let reads = tenants.keys().map(|id| async move {
+        let backend = saas_registry::derive_backend(application, id).ok()?;
+        match records.read(&backend).await {
+            Ok(record) => record
+                .filter(|r| fingerprints.get(id) == Some(&r.fingerprint))
+                .map(|r| (id.clone(), r.run_id)),
+            Err(err) => {
+                printer.warning(format_args!("{err}; planning tenant {id}"));
+                None
+            }
+        }
+    });
+    Ok(futures::stream::iter(reads)
+        .buffer_unordered(32)
+        .filter_map(|found| async move { found })
+        .collect()
+        .await)
+}
+
+/// Marks `unchanged` tenants in the report and takes them out of the waves.
+fn skip_unchanged(
+    unchanged: &BTreeMap<String, String>,
+    report: &mut RunReport,
+    waves: &mut [Wave<String>],
+) {
+    for (id, run) in unchanged {
+        if let Some(entry) = report.tenant_mut(id) {
+            entry.result = TenantResult::Unchanged;
+            entry.last_applied_run = Some(run.clone());
+        }
+    }
+    for wave in waves {
+        wave.items.retain(|id| !unchanged.contains_key(id));
+    }
 }
 
 /// How Terraform runs for every tenant of a run: the binary, the plugin
@@ -318,6 +431,7 @@ fn record(entry: &mut TenantReport, slot: &Slot<TenantOutcome>) {
             entry.error = outcome.error.clone();
             entry.lock = outcome.lock.clone();
             entry.released_locks = outcome.released_locks.clone();
+            entry.fingerprint = outcome.fingerprint.clone();
         }
         Slot::Skipped(why) => {
             entry.result = TenantResult::NotStarted;

@@ -11,6 +11,7 @@ mod commands;
 mod discovery;
 mod exit;
 mod fanout;
+mod fingerprint;
 mod gitlab_api;
 mod init_template;
 mod locks;

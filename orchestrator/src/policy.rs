@@ -125,9 +125,19 @@ pub fn tenant_policy(settings: &BackendSettings, account: &str) -> PolicyDocumen
             object_arn(region, &settings.bucket, &settings.lockfile_key()),
         ),
     };
+    // saasctl's own record of the last applied fingerprint (`--changed`).
+    let record = allow(
+        "OwnAppliedRecord",
+        &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+        object_arn(
+            region,
+            &settings.bucket,
+            &crate::fingerprint::record_key(settings),
+        ),
+    );
     PolicyDocument {
         version: "2012-10-17",
-        statement: vec![list, state, lock],
+        statement: vec![list, state, lock, record],
     }
 }
 
@@ -293,6 +303,11 @@ mod tests {
                 let mut names = vec![
                     object_arn("us-east-1", &theirs.bucket, &theirs.key),
                     object_arn("us-east-1", &theirs.bucket, &theirs.lockfile_key()),
+                    object_arn(
+                        "us-east-1",
+                        &theirs.bucket,
+                        &crate::fingerprint::record_key(&theirs),
+                    ),
                     theirs.key.clone(),
                     theirs.lock_id(),
                     format!("{}-md5", theirs.lock_id()),

@@ -76,6 +76,8 @@ pub enum TenantResult {
     Failed,
     /// Never started: the failure budget was spent or an earlier wave failed.
     NotStarted,
+    /// `--changed`: nothing that decides its plan changed since its last apply.
+    Unchanged,
 }
 
 impl TenantResult {
@@ -137,6 +139,13 @@ pub struct TenantReport {
     /// Orphan locks of this tenant that the run released (holder gone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub released_locks: Vec<LockInfo>,
+    /// What decided this plan (see `fingerprint`): recorded by the apply
+    /// that succeeds, so `--changed` can skip the tenant next time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// For `unchanged`: the run whose apply left the tenant as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_run: Option<String>,
 }
 
 impl TenantReport {
@@ -153,6 +162,9 @@ impl TenantReport {
         }
         if !self.drifted.is_empty() {
             return format!("drifted: {}", self.drifted.join(", "));
+        }
+        if let Some(run) = &self.last_applied_run {
+            return format!("unchanged since run {run}");
         }
         String::new()
     }
@@ -176,6 +188,8 @@ impl TenantReport {
             error: None,
             lock: None,
             released_locks: Vec::new(),
+            fingerprint: None,
+            last_applied_run: None,
         }
     }
 }

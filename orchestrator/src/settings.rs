@@ -153,6 +153,8 @@ pub struct FanoutSettings {
     pub failure_budget: Option<FailureBudget>,
     pub fail_fast: bool,
     pub plan_json: bool,
+    /// `--changed`: skip tenants whose fingerprint matches their applied record.
+    pub changed: bool,
     /// Absolute: terraform runs in other directories.
     pub runs_dir: PathBuf,
     pub output: OutputFormat,
@@ -184,6 +186,18 @@ impl FanoutSettings {
                 run_id: args.run_id.clone(),
             },
         };
+        if args.changed && !matches!(operation, Operation::Plan | Operation::Apply) {
+            return Err(CliError::Usage(format!(
+                "--changed is for plan and apply; {} always runs every selected tenant",
+                operation.command()
+            )));
+        }
+        if args.changed && matches!(start, RunStart::FromPlans { .. }) {
+            return Err(CliError::Usage(
+                "--changed does not go with --from-run: the plan run already chose the tenants"
+                    .into(),
+            ));
+        }
         let default_status = match operation {
             Operation::Destroy => TenantStatus::Offboarding,
             _ => TenantStatus::Active,
@@ -203,6 +217,7 @@ impl FanoutSettings {
             failure_budget: args.max_failures,
             fail_fast: args.fail_fast,
             plan_json: args.plan_json,
+            changed: args.changed,
             runs_dir: std::path::absolute(&args.runs_dir)
                 .map_err(|e| CliError::Usage(format!("--runs-dir: {e}")))?,
             output: args.output.output.into(),

@@ -2,11 +2,13 @@
 //! tenant's backend, then plan / apply / refresh-only plan / destroy, with
 //! the plan artifacts saved in the tenant's directory.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use saas_registry::{derive_backend, Application, Tenant};
+use saas_registry::{derive_backend, Application, BackendSettings, Tenant};
 use serde_json::Value;
 
+use crate::fingerprint::{AppliedRecord, RecordStore};
 use crate::init_template::InitTemplate;
 use crate::locks::LockInfo;
 use crate::pool::TaskOutcome;
@@ -54,6 +56,11 @@ pub struct JobContext {
     pub operation: Operation,
     /// `apply --from-run`: the plans to apply instead of planning.
     pub saved_plans: Option<SavedPlans>,
+    /// Each tenant's fingerprint (see `fingerprint`), where known.
+    pub fingerprints: BTreeMap<String, String>,
+    /// Where applied records live; set for apply and destroy.
+    pub records: Option<RecordStore>,
+    pub run_id: String,
     /// The first real init of the run, reused by the other tenants.
     pub init_template: InitTemplate,
     /// Also write each plan as `plan.json` (`terraform show -json`): a
@@ -76,6 +83,8 @@ pub struct TenantOutcome {
     pub error: Option<String>,
     pub lock: Option<LockInfo>,
     pub released_locks: Vec<LockInfo>,
+    /// Planned with, or applied and recorded.
+    pub fingerprint: Option<String>,
 }
 
 impl TaskOutcome for TenantOutcome {
@@ -114,6 +123,7 @@ struct Found {
     counts: ChangeCounts,
     changed: Vec<String>,
     drifted: Vec<String>,
+    fingerprint: Option<String>,
 }
 
 impl Found {
@@ -130,6 +140,7 @@ impl Found {
             counts,
             changed,
             drifted: Vec::new(),
+            fingerprint: None,
         }
     }
 }
@@ -191,6 +202,7 @@ pub async fn run_tenant(ctx: &JobContext, tenant: &Tenant) -> TenantOutcome {
                 counts: ChangeCounts::default(),
                 changed: Vec::new(),
                 drifted: Vec::new(),
+                fingerprint: None,
             };
             (failed, Some(redactor.redact(&err.message)), err.lock)
         }
@@ -208,6 +220,7 @@ pub async fn run_tenant(ctx: &JobContext, tenant: &Tenant) -> TenantOutcome {
         error,
         lock,
         released_locks: tally.released_locks,
+        fingerprint: found.fingerprint,
     }
 }
 
@@ -260,6 +273,55 @@ async fn run_steps(
     }
     step.tally.init_ms = Some(init_clock.elapsed().as_millis() as u64);
 
+    if let (Some(records), Operation::Apply | Operation::Destroy) = (&ctx.records, ctx.operation) {
+        records
+            .remove(&backend)
+            .await
+            .map_err(|e| StepError::new(format!("{e} (before changing anything)")))?;
+    }
+    let mut found = operation_steps(ctx, &mut step, &tenant.id).await?;
+    if ctx.operation == Operation::Plan {
+        found.fingerprint = ctx.fingerprints.get(&tenant.id).cloned();
+    } else if ctx.operation == Operation::Apply {
+        found.fingerprint = record_applied(ctx, &backend, &tenant.id, &ws.log).await?;
+    }
+    Ok(found)
+}
+
+/// After a successful apply: the tenant's fingerprint, next to its state.
+/// A record that cannot be written leaves none (the next `--changed` plans
+/// the tenant), a note in the log, and the apply's success as it was.
+async fn record_applied(
+    ctx: &JobContext,
+    backend: &BackendSettings,
+    tenant: &str,
+    log: &std::path::Path,
+) -> Result<Option<String>, StepError> {
+    let (Some(records), Some(fingerprint)) = (&ctx.records, ctx.fingerprints.get(tenant)) else {
+        return Ok(None);
+    };
+    let record = AppliedRecord {
+        fingerprint: fingerprint.clone(),
+        run_id: ctx.run_id.clone(),
+        applied_at: now_rfc3339(),
+    };
+    match records.write(backend, &record).await {
+        Ok(()) => Ok(Some(fingerprint.clone())),
+        Err(err) => {
+            append_note(
+                log,
+                &format!("applied, but the fingerprint was not recorded: {err}"),
+            )?;
+            Ok(None)
+        }
+    }
+}
+
+async fn operation_steps(
+    ctx: &JobContext,
+    step: &mut Steps<'_>,
+    tenant: &str,
+) -> Result<Found, StepError> {
     match (ctx.operation, &ctx.saved_plans) {
         (Operation::Plan, _) => {
             let (code, ui) = step.plan(&[], ctx.plan_json).await?;
@@ -272,13 +334,14 @@ async fn run_steps(
                 counts: ui.counts.unwrap_or_default(),
                 changed: ui.changed,
                 drifted: Vec::new(),
+                fingerprint: None,
             })
         }
         (Operation::Apply, None) => {
             let ui = step.apply(ApplyInput::Config { destroy: false }).await?;
             Ok(Found::applied(ui.counts.unwrap_or_default(), ui.changed))
         }
-        (Operation::Apply, Some(saved)) => apply_saved(&mut step, saved, &tenant.id).await,
+        (Operation::Apply, Some(saved)) => apply_saved(step, saved, tenant).await,
         (Operation::Drift, _) => {
             let (code, ui) = step.plan(&["-refresh-only"], ctx.plan_json).await?;
             let result = if code == 2 || !ui.drifted.is_empty() {
@@ -291,6 +354,7 @@ async fn run_steps(
                 counts: ChangeCounts::default(),
                 changed: Vec::new(),
                 drifted: ui.drifted,
+                fingerprint: None,
             })
         }
         (Operation::Destroy, _) => {
@@ -300,6 +364,7 @@ async fn run_steps(
                 counts: ui.counts.unwrap_or_default(),
                 changed: ui.changed,
                 drifted: Vec::new(),
+                fingerprint: None,
             })
         }
     }

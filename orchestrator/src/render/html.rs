@@ -107,6 +107,7 @@ fn rank(result: TenantResult) -> usize {
         TenantResult::Destroyed => 6,
         TenantResult::NoChanges => 7,
         TenantResult::InSync => 8,
+        TenantResult::Unchanged => 9,
     }
 }
 
@@ -295,7 +296,7 @@ mark{padding:.05rem .5rem;border-radius:1rem;white-space:nowrap;background:#8c95
 i.r-failed,.r-failed mark,li.r-failed{background:#cf222e;color:#fff}
 i.r-changes,i.r-applied,i.r-destroyed,.r-changes mark,.r-applied mark,.r-destroyed mark,li.r-changes,li.r-applied{background:#0969da;color:#fff}
 i.r-drifted,.r-drifted mark,li.r-drifted{background:#bf8700;color:#fff}
-i.r-no-changes,i.r-in-sync,.r-no-changes mark,.r-in-sync mark{background:#2da44e;color:#fff}
+i.r-no-changes,i.r-in-sync,i.r-unchanged,.r-no-changes mark,.r-in-sync mark,.r-unchanged mark{background:#2da44e;color:#fff}
 li.r-not-started,li.r-pending{background:#8c959f;color:#fff}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid #d0d7de}
 th{background:#f6f8fa;position:sticky;top:0;cursor:default}

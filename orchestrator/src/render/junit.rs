@@ -40,9 +40,14 @@ pub fn render(report: &RunReport) -> String {
                 escape(&t.detail())
             ));
         }
+        let note = match t.result {
+            TenantResult::Unchanged => format!(" ({})", t.detail()),
+            _ => String::new(),
+        };
         xml.push_str(&format!(
-            "      <system-out>{} {} log: {}</system-out>\n    </testcase>\n",
+            "      <system-out>{}{} {} log: {}</system-out>\n    </testcase>\n",
             t.result.as_str(),
+            escape(&note),
             t.counts,
             escape(&t.log)
         ));

@@ -5,6 +5,7 @@
 //! waves work, concurrency shows in the report's timestamps, the stack
 //! directory is never written to and no secret reaches any file or output.
 
+mod changed;
 mod failures;
 mod locks;
 mod monorepo;
