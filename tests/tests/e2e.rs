@@ -4,6 +4,7 @@
 
 mod e2e {
     mod backend;
+    mod cli;
     mod fanout;
     mod gitlab;
     mod harness;

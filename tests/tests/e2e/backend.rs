@@ -71,26 +71,7 @@ impl Fixture {
 
     /// `saasctl --registry URL ARGS...`, talking to moto.
     fn saasctl(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin("saasctl"));
-        cmd.arg("--registry")
-            .arg(&self.url)
-            .args(args)
-            .current_dir(self.dir.path());
-        aws_env(&mut cmd, &moto_url());
-        cmd
-    }
-}
-
-/// Test credentials and every AWS endpoint pointed at `endpoint`.
-fn aws_env(cmd: &mut Command, endpoint: &str) {
-    cmd.env("AWS_ENDPOINT_URL_S3", endpoint)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE");
-    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-        if std::env::var_os(var).is_none() {
-            cmd.env(var, "test");
-        }
+        saas_e2e::saasctl(self.dir.path(), &self.url, &moto_url(), args)
     }
 }
 
@@ -136,7 +117,7 @@ async fn bootstrap_against_an_unreachable_endpoint_is_one_line_exit_69() {
     .await;
     let mut cmd = fx.saasctl(&["backend", "bootstrap", "-a", "web"]);
     // Port 9 (discard) is closed on loopback: connection refused.
-    aws_env(&mut cmd, "http://127.0.0.1:9");
+    saas_e2e::tool_env(&mut cmd, "http://127.0.0.1:9");
     let output = run_code(&mut cmd, 69);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");

@@ -94,13 +94,7 @@ impl Fleet {
 
     /// `saasctl --registry URL ARGS...` with terraform and moto set up.
     fn saasctl(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin("saasctl"));
-        cmd.arg("--registry")
-            .arg(&self.url)
-            .args(args)
-            .current_dir(self.dir.path());
-        tool_env(&mut cmd);
-        cmd
+        saas_e2e::saasctl(self.dir.path(), &self.url, &moto_url(), args)
     }
 
     /// Runs saasctl, expects `code`, and keeps what it printed.
@@ -134,31 +128,6 @@ impl Fleet {
             &["backend", "bootstrap", "-a", app, "--encryption", "aes256"],
             0,
         );
-    }
-}
-
-/// PATH with the project's terraform, its CLI config, and AWS pointed at moto.
-fn tool_env(cmd: &mut Command) {
-    let tools = root().join(".tools");
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![tools.join("bin")];
-    dirs.extend(std::env::split_paths(&path));
-    cmd.env("PATH", std::env::join_paths(dirs).unwrap());
-    if std::env::var_os("TF_CLI_CONFIG_FILE").is_none() {
-        cmd.env("TF_CLI_CONFIG_FILE", tools.join("terraformrc"));
-    }
-    let endpoint = moto_url();
-    cmd.env("AWS_ENDPOINT_URL_S3", &endpoint)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("NO_COLOR", "1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("SAAS_TERRAFORM")
-        .env_remove("TF_PLUGIN_CACHE_DIR");
-    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-        if std::env::var_os(var).is_none() {
-            cmd.env(var, "test");
-        }
     }
 }
 

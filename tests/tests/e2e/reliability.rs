@@ -105,13 +105,7 @@ impl Fleet {
 
     /// `saasctl --registry REGISTRY ARGS...` in this fleet's directory.
     pub fn saasctl_on(&self, registry: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin("saasctl"));
-        cmd.arg("--registry")
-            .arg(registry)
-            .args(args)
-            .current_dir(self.path());
-        tool_env(&mut cmd, &self.endpoint);
-        cmd
+        saas_e2e::saasctl(self.path(), registry, &self.endpoint, args)
     }
 
     /// Runs saasctl and asserts its exit code.
@@ -139,27 +133,7 @@ impl Fleet {
     }
 }
 
-/// PATH with the project's terraform, its CLI config, and AWS pointed at `endpoint`.
-pub fn tool_env(cmd: &mut Command, endpoint: &str) {
-    let tools = root().join(".tools");
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![tools.join("bin")];
-    dirs.extend(std::env::split_paths(&path));
-    cmd.env("PATH", std::env::join_paths(dirs).unwrap());
-    if std::env::var_os("TF_CLI_CONFIG_FILE").is_none() {
-        cmd.env("TF_CLI_CONFIG_FILE", tools.join("terraformrc"));
-    }
-    cmd.env("AWS_ENDPOINT_URL_S3", endpoint)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("NO_COLOR", "1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("SAAS_REGISTRY")
-        .env_remove("SAAS_TERRAFORM")
-        .env_remove("TF_PLUGIN_CACHE_DIR");
-}
+pub use saas_e2e::tool_env;
 
 /// stdout and stderr together.
 pub fn text(output: &Output) -> String {
