@@ -317,7 +317,7 @@ pub struct UnlockArgs {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum ApplyMode {
+pub enum ApplyModeArg {
     /// Apply jobs run as soon as their plan succeeds.
     Auto,
     /// Apply jobs wait for a person (`when: manual`).
@@ -346,8 +346,8 @@ pub struct PipelineGitlabArgs {
     /// A wave that waits for a person to start it (repeatable; wave names as in the header).
     #[arg(long = "manual-wave", value_name = "WAVE")]
     pub manual_waves: Vec<String>,
-    #[arg(long, value_enum, default_value_t = ApplyMode::Manual)]
-    pub apply: ApplyMode,
+    #[arg(long, value_enum, default_value_t = ApplyModeArg::Manual)]
+    pub apply: ApplyModeArg,
     /// Most jobs in one pipeline before sharding [GitLab.com Free: 500].
     #[arg(long, default_value_t = crate::pipeline::limits::DEFAULT_MAX_JOBS_PER_PIPELINE)]
     pub max_jobs_per_pipeline: usize,

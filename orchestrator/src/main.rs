@@ -14,6 +14,8 @@ mod fanout;
 mod fingerprint;
 mod gitlab_api;
 mod init_template;
+#[cfg(test)]
+mod layers;
 mod locks;
 mod mirror;
 mod pipeline;
@@ -22,6 +24,7 @@ mod pool;
 mod progress;
 mod redact;
 mod render;
+mod resolve;
 mod rollout;
 mod runner;
 mod runs;

@@ -373,10 +373,17 @@ mod tests {
             p["Statement"][2]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"][1],
             "acme-state/web/t1/terraform.tfstate-md5"
         );
-        assert!(
-            !text.contains("DeleteObject"),
-            "state needs no delete: {text}"
+        // Delete only on saasctl's applied record, never on the state.
+        assert_eq!(
+            p["Statement"][1]["Action"],
+            serde_json::json!(["s3:GetObject", "s3:PutObject"])
         );
+        assert_eq!(p["Statement"][3]["Sid"], "OwnAppliedRecord");
+        assert_eq!(
+            p["Statement"][3]["Resource"],
+            "arn:aws:s3:::acme-state/web/t1/terraform.tfstate.saasctl.json"
+        );
+        assert_eq!(text.matches("DeleteObject").count(), 1, "{text}");
         let s3 = derive_backend(&app(Isolation::Bucket, LockKind::S3), "t1").unwrap();
         let text = serde_json::to_value(tenant_policy(&s3, "*"))
             .unwrap()

@@ -7,39 +7,7 @@ use saas_registry::Tenant;
 use crate::exit::CliError;
 use crate::pool::Wave;
 
-/// `--max-failures N` or `P%` (of the selected tenants, rounded up; at least 1).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum FailureBudget {
-    Count(usize),
-    Percent(f64),
-}
-
-impl FailureBudget {
-    /// How many failed tenants stop new starts, for `selected` tenants.
-    pub fn limit(self, selected: usize) -> usize {
-        match self {
-            FailureBudget::Count(n) => n,
-            FailureBudget::Percent(pct) => ((selected as f64 * pct / 100.0).ceil() as usize).max(1),
-        }
-    }
-}
-
-impl std::str::FromStr for FailureBudget {
-    type Err = String;
-    fn from_str(spec: &str) -> Result<Self, String> {
-        let bad = || "expected N or P% (e.g. 3 or 10%), more than 0".to_string();
-        match spec.trim().strip_suffix('%') {
-            Some(pct) => match pct.trim().parse::<f64>() {
-                Ok(pct) if pct > 0.0 && pct <= 100.0 => Ok(FailureBudget::Percent(pct)),
-                _ => Err(bad()),
-            },
-            None => match spec.trim().parse::<usize>() {
-                Ok(n) if n > 0 => Ok(FailureBudget::Count(n)),
-                _ => Err(bad()),
-            },
-        }
-    }
-}
+pub use crate::settings::FailureBudget;
 
 /// Splits the selected tenant ids (in registry order) into waves.
 ///

@@ -2,7 +2,6 @@
 //! environment and log, exit codes, and retries of transient failures.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
@@ -22,13 +21,7 @@ pub struct TerraformSettings {
     pub retry: RetrySettings,
 }
 
-/// Transient failures are retried `attempts - 1` times, waiting
-/// `base_delay * 2^n` (plus up to 50% jitter) in between.
-#[derive(Debug, Clone, Copy)]
-pub struct RetrySettings {
-    pub attempts: u32,
-    pub base_delay: Duration,
-}
+pub use crate::settings::RetrySettings;
 
 /// `explicit` (`--terraform` / `SAAS_TERRAFORM`), else `terraform` or
 /// `tofu` on PATH.
@@ -202,6 +195,10 @@ impl TerraformSettings {
     /// (and a held lock) with backoff. A lock whose holder is provably gone
     /// (`LockInfo::holder_gone`) is released and the command run again at
     /// once, whatever the retry budget.
+    ///
+    /// `retry_transient` is false for a step that may have changed
+    /// something when it failed (apply): then only a held lock, or a
+    /// failure while loading the state, is retried.
     pub async fn run_retrying(
         &self,
         inv: &Invocation<'_>,
@@ -238,7 +235,7 @@ impl TerraformSettings {
                 FailureKind::Permanent => false,
             };
             if retryable && attempts < self.retry.attempts {
-                tokio::time::sleep(backoff(self.retry.base_delay, attempts)).await;
+                tokio::time::sleep(self.retry.delay(attempts)).await;
                 continue;
             }
             return Err(RunnerError::Failed {
@@ -266,16 +263,6 @@ impl TerraformSettings {
 
 /// Releases per command: a holder that keeps coming back is not an orphan.
 const MAX_ORPHAN_RELEASES: usize = 2;
-
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << (attempt - 1).min(6));
-    // Jitter from the clock's nanoseconds: enough to spread tenants apart.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    exp + exp.mul_f64(f64::from(nanos % 500) / 1000.0)
-}
 
 /// The log shows what a person would have seen: for `-json` runs, the
 /// messages' text rather than the JSON.
@@ -414,6 +401,7 @@ pub fn error_summary(out: &TfOutput) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const LOCKED: &str = "\
 ╷
@@ -490,7 +478,11 @@ mod tests {
     #[test]
     fn backoff_grows() {
         let base = Duration::from_millis(100);
-        assert!(backoff(base, 1) >= base && backoff(base, 1) < base * 2);
-        assert!(backoff(base, 3) >= base * 4);
+        let retry = RetrySettings {
+            attempts: 4,
+            base_delay: base,
+        };
+        assert!(retry.delay(1) >= base && retry.delay(1) < base * 2);
+        assert!(retry.delay(3) >= base * 4);
     }
 }

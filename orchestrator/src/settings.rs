@@ -1,20 +1,15 @@
-//! The command line and the environment, resolved into typed settings before
-//! any I/O (ripgrep's low-level args → high-level args). The engine below
-//! takes these and never sees clap; every environment variable that changes
-//! behaviour is read here, once.
+//! Typed settings: what the engine takes, resolved from the command line and
+//! the environment before any I/O (`resolve`; ripgrep's low-level args →
+//! high-level args). Nothing here knows clap, so the engine never sees it.
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use saas_registry::{TenantFilter, TenantStatus};
+use saas_registry::TenantFilter;
 
-use crate::cli::{ApplyArgs, FanoutArgs, GlobalArgs, OutputFormatArg, SelectionArgs};
 use crate::exit::CliError;
 use crate::mirror;
-use crate::render::OutputFormat;
-use crate::rollout::FailureBudget;
-use crate::runner::RetrySettings;
-use crate::tenant_job::Operation;
 
 /// What every command shares: where the registry is, which terraform, how to print.
 #[derive(Debug, Clone)]
@@ -31,25 +26,6 @@ pub struct Global {
     pub plugin_cache: Option<PathBuf>,
 }
 
-impl Global {
-    pub fn resolve(args: &GlobalArgs) -> Self {
-        let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        Global {
-            // An explicit empty --registry stays empty: opening it is an error, not the default.
-            registry_url: match &args.registry {
-                Some(explicit) => explicit.clone(),
-                None => non_empty(saas_registry::REGISTRY_ENV)
-                    .map(|v| v.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| saas_registry::DEFAULT_REGISTRY_URL.to_string()),
-            },
-            registry_flag: args.registry.clone(),
-            terraform: args.terraform.clone(),
-            no_color: non_empty("NO_COLOR").is_some(),
-            plugin_cache: non_empty("TF_PLUGIN_CACHE_DIR").map(PathBuf::from),
-        }
-    }
-}
-
 /// Which tenants a command acts on.
 #[derive(Debug, Clone)]
 pub struct Selection {
@@ -58,37 +34,6 @@ pub struct Selection {
     pub filter: TenantFilter,
     /// `--new`: only tenants whose state object does not exist yet.
     pub new_only: bool,
-}
-
-impl SelectionArgs {
-    /// `default_status` applies without `--status` (active; offboarding for destroy).
-    pub fn resolve(&self, default_status: TenantStatus) -> Result<Selection, CliError> {
-        let invalid = |e: saas_registry::RegistryError| CliError::Invalid(e.to_string());
-        saas_registry::validate::slug("application", &self.application).map_err(invalid)?;
-        for id in &self.tenants {
-            saas_registry::validate::slug("tenant", id).map_err(invalid)?;
-        }
-        Ok(Selection {
-            application: self.application.clone(),
-            filter: TenantFilter {
-                application: Some(self.application.clone()),
-                tier: self.tier.clone(),
-                status: Some(self.status.unwrap_or(default_status)),
-                ids: self.tenants.iter().cloned().collect(),
-                labels: self.labels.iter().cloned().collect(),
-            },
-            new_only: self.new,
-        })
-    }
-}
-
-impl From<OutputFormatArg> for OutputFormat {
-    fn from(arg: OutputFormatArg) -> Self {
-        match arg {
-            OutputFormatArg::Table => OutputFormat::Table,
-            OutputFormatArg::Json => OutputFormat::Json,
-        }
-    }
 }
 
 /// The stack, as (canonical repository root, the stack's path below it).
@@ -160,67 +105,100 @@ pub struct FanoutSettings {
     pub output: OutputFormat,
 }
 
-impl FanoutSettings {
-    pub fn resolve(args: &FanoutArgs, operation: Operation) -> Result<Self, CliError> {
-        Self::resolve_start(args, operation, None)
+/// What a fan-out does per tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
+pub enum Operation {
+    Plan,
+    /// Plan and apply, or apply the saved plans of an earlier run.
+    Apply,
+    Drift,
+    Destroy,
+}
+
+impl Operation {
+    pub fn command(self) -> &'static str {
+        self.into()
     }
 
-    pub fn resolve_apply(args: &ApplyArgs) -> Result<Self, CliError> {
-        Self::resolve_start(&args.fanout, Operation::Apply, args.from_run.clone())
+    /// Whether changes are what the run reports (exit 2), not what it did.
+    pub fn reports_changes(self) -> bool {
+        matches!(self, Operation::Plan | Operation::Drift)
     }
+}
 
-    fn resolve_start(
-        args: &FanoutArgs,
-        operation: Operation,
-        from_run: Option<String>,
-    ) -> Result<Self, CliError> {
-        let start = match (&args.resume, from_run) {
-            (Some(run_id), _) => RunStart::Resume {
-                run_id: run_id.clone(),
-            },
-            (None, Some(plan_run)) => RunStart::FromPlans {
-                plan_run,
-                run_id: args.run_id.clone(),
-            },
-            (None, None) => RunStart::New {
-                run_id: args.run_id.clone(),
-            },
-        };
-        if args.changed && !matches!(operation, Operation::Plan | Operation::Apply) {
-            return Err(CliError::Usage(format!(
-                "--changed is for plan and apply; {} always runs every selected tenant",
-                operation.command()
-            )));
-        }
-        if args.changed && matches!(start, RunStart::FromPlans { .. }) {
-            return Err(CliError::Usage(
-                "--changed does not go with --from-run: the plan run already chose the tenants"
-                    .into(),
-            ));
-        }
-        let default_status = match operation {
-            Operation::Destroy => TenantStatus::Offboarding,
-            _ => TenantStatus::Active,
-        };
-        let cores = || std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-        Ok(FanoutSettings {
-            operation,
-            start,
-            selection: args.selection.resolve(default_status)?,
-            stack: StackLocation::resolve(&args.stack, args.root.as_deref())?,
-            jobs: args.jobs.unwrap_or_else(cores),
-            retry: RetrySettings {
-                attempts: args.attempts,
-                base_delay: args.retry_delay,
-            },
-            waves: args.waves.clone(),
-            failure_budget: args.max_failures,
-            fail_fast: args.fail_fast,
-            plan_json: args.plan_json,
-            changed: args.changed,
-            runs_dir: std::path::absolute(&args.runs_dir)
-                .map_err(|e| CliError::Usage(format!("--runs-dir: {e}")))?,
-            output: args.output.output.into(),
-        })
+/// Transient failures are retried `attempts - 1` times, waiting
+/// `base_delay * 2^n` (plus up to 50% jitter) in between.
+#[derive(Debug, Clone, Copy)]
+pub struct RetrySettings {
+    pub attempts: u32,
+    pub base_delay: Duration,
+}
+
+impl RetrySettings {
+    /// The wait before attempt `attempt + 1`: doubling from `base_delay`,
+    /// plus up to 50% jitter.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(6));
+        // Jitter from the clock's nanoseconds: enough to spread tenants apart.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        exp + exp.mul_f64(f64::from(nanos % 500) / 1000.0)
     }
+}
+
+/// `--max-failures N` or `P%` (of the selected tenants, rounded up; at least 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FailureBudget {
+    Count(usize),
+    Percent(f64),
+}
+
+impl FailureBudget {
+    /// How many failed tenants stop new starts, for `selected` tenants.
+    pub fn limit(self, selected: usize) -> usize {
+        match self {
+            FailureBudget::Count(n) => n,
+            FailureBudget::Percent(pct) => ((selected as f64 * pct / 100.0).ceil() as usize).max(1),
+        }
+    }
+}
+
+impl std::str::FromStr for FailureBudget {
+    type Err = String;
+    fn from_str(spec: &str) -> Result<Self, String> {
+        let bad = || "expected N or P% (e.g. 3 or 10%), more than 0".to_string();
+        match spec.trim().strip_suffix('%') {
+            Some(pct) => match pct.trim().parse::<f64>() {
+                Ok(pct) if pct > 0.0 && pct <= 100.0 => Ok(FailureBudget::Percent(pct)),
+                _ => Err(bad()),
+            },
+            None => match spec.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Ok(FailureBudget::Count(n)),
+                _ => Err(bad()),
+            },
+        }
+    }
+}
+
+/// How a result is printed: a table for people, JSON for machines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+}
+
+/// When a generated pipeline's apply jobs run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ApplyMode {
+    /// As soon as their plan succeeds.
+    Auto,
+    /// When a person starts them (`when: manual`).
+    #[default]
+    Manual,
 }

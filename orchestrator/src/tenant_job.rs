@@ -18,27 +18,7 @@ use crate::runs::{now_rfc3339, TenantResult};
 use crate::tf_json::{ChangeCounts, UiSummary};
 use crate::workspace::{self, RunWorkspace, TenantWorkspace};
 
-/// What a fan-out does per tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
-#[strum(serialize_all = "lowercase")]
-pub enum Operation {
-    Plan,
-    /// Plan and apply, or apply the saved plans of an earlier run.
-    Apply,
-    Drift,
-    Destroy,
-}
-
-impl Operation {
-    pub fn command(self) -> &'static str {
-        self.into()
-    }
-
-    /// Whether changes are what the run reports (exit 2), not what it did.
-    pub fn reports_changes(self) -> bool {
-        matches!(self, Operation::Plan | Operation::Drift)
-    }
-}
+pub use crate::settings::Operation;
 
 /// The plan run whose saved plans `apply --from-run` applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,10 +254,7 @@ async fn run_steps(
     step.tally.init_ms = Some(init_clock.elapsed().as_millis() as u64);
 
     if let (Some(records), Operation::Apply | Operation::Destroy) = (&ctx.records, ctx.operation) {
-        records
-            .remove(&backend)
-            .await
-            .map_err(|e| StepError::new(format!("{e} (before changing anything)")))?;
+        clear_record(records, &backend, ctx.terraform.retry).await?;
     }
     let mut found = operation_steps(ctx, &mut step, &tenant.id).await?;
     if ctx.operation == Operation::Plan {
@@ -286,6 +263,29 @@ async fn run_steps(
         found.fingerprint = record_applied(ctx, &backend, &tenant.id, &ws.log).await?;
     }
     Ok(found)
+}
+
+/// Before an apply or destroy, retried as a Terraform step is: nothing has
+/// changed yet.
+async fn clear_record(
+    records: &RecordStore,
+    backend: &BackendSettings,
+    retry: crate::settings::RetrySettings,
+) -> Result<(), StepError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match records.remove(backend).await {
+            Ok(()) => return Ok(()),
+            Err(_) if attempts < retry.attempts => tokio::time::sleep(retry.delay(attempts)).await,
+            Err(err) => {
+                return Err(StepError {
+                    attempts,
+                    ..StepError::new(format!("{err} (before changing anything)"))
+                })
+            }
+        }
+    }
 }
 
 /// After a successful apply: the tenant's fingerprint, next to its state.

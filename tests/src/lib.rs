@@ -259,6 +259,42 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&aws_config().await)
 }
 
+/// What every `saasctl` the tests start sees: the project's terraform and
+/// its CLI config on PATH, test credentials, every AWS endpoint at
+/// `endpoint`, no colour, and none of the user's variables that would change
+/// saasctl's behaviour (`SAAS_REGISTRY`, `SAAS_TERRAFORM`, `TF_PLUGIN_CACHE_DIR`).
+pub fn tool_env(cmd: &mut Command, endpoint: &str) {
+    let tools = root().join(".tools");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![tools.join("bin")];
+    dirs.extend(std::env::split_paths(&path));
+    cmd.env("PATH", std::env::join_paths(dirs).unwrap());
+    if std::env::var_os("TF_CLI_CONFIG_FILE").is_none() {
+        cmd.env("TF_CLI_CONFIG_FILE", tools.join("terraformrc"));
+    }
+    cmd.env("AWS_ENDPOINT_URL_S3", endpoint)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("SAAS_REGISTRY")
+        .env_remove("SAAS_TERRAFORM")
+        .env_remove("TF_PLUGIN_CACHE_DIR");
+}
+
+/// `saasctl --registry REGISTRY ARGS...` in `dir`, with [`tool_env`].
+pub fn saasctl(dir: &Path, registry: &str, endpoint: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin("saasctl"));
+    cmd.arg("--registry")
+        .arg(registry)
+        .args(args)
+        .current_dir(dir);
+    tool_env(&mut cmd, endpoint);
+    cmd
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,40 +336,4 @@ mod tests {
             "sqlite:///tmp/x/registry.db"
         );
     }
-}
-
-/// What every `saasctl` the tests start sees: the project's terraform and
-/// its CLI config on PATH, test credentials, every AWS endpoint at
-/// `endpoint`, no colour, and none of the user's variables that would change
-/// saasctl's behaviour (`SAAS_REGISTRY`, `SAAS_TERRAFORM`, `TF_PLUGIN_CACHE_DIR`).
-pub fn tool_env(cmd: &mut Command, endpoint: &str) {
-    let tools = root().join(".tools");
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![tools.join("bin")];
-    dirs.extend(std::env::split_paths(&path));
-    cmd.env("PATH", std::env::join_paths(dirs).unwrap());
-    if std::env::var_os("TF_CLI_CONFIG_FILE").is_none() {
-        cmd.env("TF_CLI_CONFIG_FILE", tools.join("terraformrc"));
-    }
-    cmd.env("AWS_ENDPOINT_URL_S3", endpoint)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("NO_COLOR", "1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("SAAS_REGISTRY")
-        .env_remove("SAAS_TERRAFORM")
-        .env_remove("TF_PLUGIN_CACHE_DIR");
-}
-
-/// `saasctl --registry REGISTRY ARGS...` in `dir`, with [`tool_env`].
-pub fn saasctl(dir: &Path, registry: &str, endpoint: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin("saasctl"));
-    cmd.arg("--registry")
-        .arg(registry)
-        .args(args)
-        .current_dir(dir);
-    tool_env(&mut cmd, endpoint);
-    cmd
 }

@@ -53,7 +53,7 @@ async fn gitlab(
         status: args.selection.status.map(|s| s.to_string()),
         registry: global.registry_flag.clone(),
         image: args.image.clone(),
-        apply: args.apply,
+        apply: args.apply.into(),
         manual_waves: args.manual_waves.iter().cloned().collect(),
         max_jobs_per_pipeline: args.max_jobs_per_pipeline,
         shard_dir: shard_dir.clone().unwrap_or_default(),

@@ -3,8 +3,8 @@
 
 use serde_yaml::Value;
 
-use crate::cli::ApplyMode;
 use crate::render::gitlab::{map, shell_quote, string, strings};
+use crate::settings::ApplyMode;
 
 use super::{GeneratorSettings, RUNS_DIR};
 use crate::runs::{JUNIT_FILE, REPORT_FILE};

@@ -17,8 +17,8 @@ use std::collections::BTreeSet;
 
 use serde_yaml::Value;
 
-use crate::cli::ApplyMode;
 use crate::render::gitlab::{document, map, string, strings};
+use crate::settings::ApplyMode;
 use jobs::Job;
 pub use waves::Wave;
 

@@ -10,10 +10,4 @@ pub mod table;
 
 pub use printer::Printer;
 
-/// How a result is printed: a table for people, JSON for machines.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum OutputFormat {
-    #[default]
-    Table,
-    Json,
-}
+pub use crate::settings::OutputFormat;

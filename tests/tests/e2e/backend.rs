@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use saas_e2e::{
-    bin, dynamodb_client, moto_url, run_code, run_ok, s3_client, sqlite_url, terraform, unique_name,
+    dynamodb_client, moto_url, run_code, run_ok, s3_client, sqlite_url, terraform, unique_name,
 };
 use saas_registry::{Application, Isolation, LockKind, Registry, StateConfig, Tenant};
 use serde_json::Value;

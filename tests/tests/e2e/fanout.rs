@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use saas_e2e::{bin, dynamodb_client, moto_url, root, run, sqlite_url, state_object, unique_name};
+use saas_e2e::{dynamodb_client, moto_url, root, run, sqlite_url, state_object, unique_name};
 use saas_registry::{Application, Isolation, LockKind, Registry, StateConfig};
 use serde_json::Value;
 

@@ -13,7 +13,7 @@ mod secrets;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use saas_e2e::{bin, moto_url, root, sqlite_url, unique_name};
+use saas_e2e::{moto_url, root, sqlite_url, unique_name};
 use saas_registry::{Application, Registry, StateConfig};
 use serde_json::Value;
 
@@ -132,8 +132,6 @@ impl Fleet {
         );
     }
 }
-
-pub use saas_e2e::tool_env;
 
 /// stdout and stderr together.
 pub fn text(output: &Output) -> String {
