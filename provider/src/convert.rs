@@ -7,8 +7,8 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use serde::de::value::StrDeserializer;
-use serde::de::{self, DeserializeOwned};
-use serde::Serialize;
+use serde::de::{self, DeserializeOwned, Deserializer};
+use serde::{Deserialize, Serialize};
 
 use saas_registry::{Registry, RegistryError};
 use tf_provider::value::Value;
@@ -23,6 +23,18 @@ pub type StringSet = Value<Vec<Value<String>>>;
 pub type StringMap = Value<BTreeMap<String, Value<String>>>;
 /// A `dynamic` attribute: tenant variables, typed as the configuration wrote them.
 pub type DynamicValue = Value<Dynamic>;
+
+/// An attribute of only some of the schemas that share one model: `None`
+/// where the schema has no such attribute, so it is not sent.
+pub type Only<T> = Option<T>;
+
+/// Deserializes an `Only` attribute that is there: `Some`, even when null
+/// (serde's `Option` would read null as `None` and then not send it).
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
 
 /// The registry opened once per provider process by `configure`, shared by
 /// every resource and data source.

@@ -63,9 +63,9 @@ impl TenantState {
         Ok(TenantState {
             applications: set_value(&tenant.applications),
             variables: json_map_value(&tenant.variables),
-            sensitive_variables: Value::Null,
+            sensitive_variables: None,
             labels: map_value(&tenant.labels),
-            state: Value::Value(state),
+            state: Some(Value::Value(state)),
             ..TenantState::from_tenant(tenant, &TenantState::default())
         })
     }
@@ -177,7 +177,9 @@ mod tests {
         );
         let apps = BTreeMap::from([("web".to_string(), web), ("api".to_string(), api)]);
         let record = TenantState::shown(&tenant, &apps).unwrap();
-        let state = record.state.as_ref_option().unwrap();
+        let Some(Value::Value(state)) = &record.state else {
+            panic!("no backends: {:?}", record.state)
+        };
         let web = state["web"].as_ref_option().unwrap();
         assert_eq!(web.key, string("web/acme/terraform.tfstate"));
         assert_eq!(web.lock_table, string("acme-locks"));
@@ -194,14 +196,18 @@ mod tests {
     #[test]
     fn each_view_sends_exactly_its_schemas_attributes() {
         let mut tenant = Tenant::new("acme", "Acme", "ops@acme.example", "basic");
-        tenant.sensitive_variables = [("db_password".to_string(), "hunter2".into())].into();
         let sent = |state: &TenantState| -> BTreeSet<String> {
             let json = serde_json::to_value(state).unwrap();
             json.as_object().unwrap().keys().cloned().collect()
         };
+        // No secrets: the resource still sends a null `sensitive_variables`.
         let managed = TenantState::from_tenant(&tenant, &TenantState::default());
         let resource = tenant_schema().block.attributes.into_keys().collect();
         assert_eq!(sent(&managed), resource);
+        let read_back: TenantState =
+            serde_json::from_value(serde_json::to_value(&managed).unwrap()).unwrap();
+        assert_eq!(sent(&read_back), resource);
+        tenant.sensitive_variables = [("db_password".to_string(), "hunter2".into())].into();
         let shown = TenantState::shown(&tenant, &BTreeMap::new()).unwrap();
         assert_eq!(sent(&shown), tenant_data_attributes().into_keys().collect());
     }

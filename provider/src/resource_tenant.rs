@@ -12,17 +12,18 @@ use tf_provider::{AttributePath, Diagnostics};
 use crate::attrs;
 use crate::convert::{
     check, known_json_map, known_map, known_set, known_str, optional_json_map, optional_map,
-    optional_set, or_default, report, sort_set, string, DynamicValue, StringMap, StringSet,
-    StringValue,
+    optional_set, or_default, present, report, sort_set, string, DynamicValue, Only, StringMap,
+    StringSet, StringValue,
 };
 use crate::data_source_tenant::BackendObject;
 use crate::dynamic::Dynamic;
 use crate::record::{ManagedRecord, MetaValues, RecordResource, RecordState};
 
 /// A tenant, as the `saas_tenant` resource and the `saas_tenant` and
-/// `saas_tenants` data sources all show it. Each schema leaves out one
-/// attribute, which therefore stays null and is not sent: the data sources
-/// hide `sensitive_variables`, and only they derive `state`.
+/// `saas_tenants` data sources all show it. Each schema lacks one attribute
+/// (the data sources hide `sensitive_variables`; only they derive `state`),
+/// which is then `None` and not sent: Terraform rejects an object whose
+/// attributes differ from the schema's, null ones included.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TenantState {
@@ -33,12 +34,12 @@ pub struct TenantState {
     pub status: StringValue,
     pub applications: StringSet,
     pub variables: DynamicValue,
-    #[serde(skip_serializing_if = "Value::is_null")]
-    pub sensitive_variables: DynamicValue,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub sensitive_variables: Only<DynamicValue>,
     pub labels: StringMap,
     /// Each application's S3 backend for this tenant, keyed by application.
-    #[serde(skip_serializing_if = "Value::is_null")]
-    pub state: Value<BTreeMap<String, Value<BackendObject>>>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub state: Only<Value<BTreeMap<String, Value<BackendObject>>>>,
     pub created_at: StringValue,
     pub updated_at: StringValue,
     pub version: Value<i64>,
@@ -89,6 +90,11 @@ impl RecordState for TenantState {
 }
 
 impl TenantState {
+    /// The resource's `sensitive_variables` (null when not set).
+    fn secrets(&self) -> &DynamicValue {
+        self.sensitive_variables.as_ref().unwrap_or(&Value::Null)
+    }
+
     /// The record this state describes, once every value is known.
     fn to_tenant(&self) -> Option<Tenant> {
         let status = match known_str(&self.status) {
@@ -104,7 +110,7 @@ impl TenantState {
             status,
             applications: known_set(&self.applications)?,
             variables: known_json_map(&self.variables)?,
-            sensitive_variables: known_json_map(&self.sensitive_variables)?,
+            sensitive_variables: known_json_map(self.secrets())?,
             labels: known_map(&self.labels)?,
             meta: self.meta().to_record(),
         })
@@ -121,12 +127,12 @@ impl TenantState {
             status: string(tenant.status.as_str()),
             applications: optional_set(&tenant.applications, &prior.applications),
             variables: optional_json_map(&tenant.variables, &prior.variables),
-            sensitive_variables: optional_json_map(
+            sensitive_variables: Some(optional_json_map(
                 &tenant.sensitive_variables,
-                &prior.sensitive_variables,
-            ),
+                prior.secrets(),
+            )),
             labels: optional_map(&tenant.labels, &prior.labels),
-            state: Value::Null,
+            state: None,
             created_at: string(&tenant.meta.created_at),
             updated_at: string(&tenant.meta.updated_at),
             version: MetaValues::from_record(&tenant.meta).version,
@@ -158,7 +164,7 @@ impl TenantState {
         }
         for (field, vars) in [
             ("variables", &self.variables),
-            ("sensitive_variables", &self.sensitive_variables),
+            ("sensitive_variables", self.secrets()),
         ] {
             if let Value::Value(vars) = vars {
                 ok &= check(diags, variable_names(field, vars));
@@ -313,7 +319,10 @@ fn upgraded(version: i64, mut state: serde_json::Value) -> Result<TenantState, S
             state[field] = serde_json::json!({"value": map, "type": typed.ty});
         }
     }
-    serde_json::from_value(state).map_err(|e| e.to_string())
+    let mut state: TenantState = serde_json::from_value(state).map_err(|e| e.to_string())?;
+    // The attribute is in the schema even if the stored state left it out.
+    state.sensitive_variables.get_or_insert(Value::Null);
+    Ok(state)
 }
 
 #[cfg(test)]
@@ -329,6 +338,8 @@ mod tests {
             email: string("ops@acme.example"),
             tier: string("premium"),
             applications: set_value(&BTreeSet::from(["web".to_string()])),
+            // As Terraform sends the resource's state: every attribute there.
+            sensitive_variables: Some(Value::Null),
             ..Default::default()
         }
     }
@@ -409,7 +420,7 @@ mod tests {
         let both = json_map_value(&[("db".to_string(), "x".into())].into());
         let state = TenantState {
             variables: both.clone(),
-            sensitive_variables: both,
+            sensitive_variables: Some(both),
             ..config()
         };
         let mut diags = Diagnostics::default();
@@ -457,7 +468,7 @@ mod tests {
         let state = upgraded(1, v1).unwrap();
         let tenant = state.to_tenant().unwrap();
         assert_eq!(tenant.variables["replicas"], serde_json::json!("3"));
-        assert!(state.sensitive_variables.is_null());
+        assert!(state.secrets().is_null());
         let Value::Value(vars) = &state.variables else {
             panic!("{:?}", state.variables)
         };
