@@ -2,13 +2,19 @@
 //! and from registry data, registry errors to diagnostics, and the registry
 //! handle that `configure` fills in.
 
-use crate::dynamic::Dynamic;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use saas_registry::{RecordKind, RecordMeta, Registry, RegistryError};
+use serde::de::value::StrDeserializer;
+use serde::de::{self, DeserializeOwned, Deserializer};
+use serde::{Deserialize, Serialize};
+
+use saas_registry::{Registry, RegistryError};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
+
+use crate::dynamic::Dynamic;
 
 pub type StringValue = Value<String>;
 /// A set of strings. A `Vec`, not a `BTreeSet`: a planned set may hold
@@ -17,6 +23,18 @@ pub type StringSet = Value<Vec<Value<String>>>;
 pub type StringMap = Value<BTreeMap<String, Value<String>>>;
 /// A `dynamic` attribute: tenant variables, typed as the configuration wrote them.
 pub type DynamicValue = Value<Dynamic>;
+
+/// An attribute of only some of the schemas that share one model: `None`
+/// where the schema has no such attribute, so it is not sent.
+pub type Only<T> = Option<T>;
+
+/// Deserializes an `Only` attribute that is there: `Some`, even when null
+/// (serde's `Option` would read null as `None` and then not send it).
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
 
 /// The registry opened once per provider process by `configure`, shared by
 /// every resource and data source.
@@ -69,66 +87,6 @@ pub fn report(diags: &mut Diagnostics, err: RegistryError) {
 /// The value of `result`, or `None` once its error is reported.
 pub fn reported<T>(diags: &mut Diagnostics, result: saas_registry::Result<T>) -> Option<T> {
     result.map_err(|err| report(diags, err)).ok()
-}
-
-/// A delete's outcome: a record that is already gone counts as deleted.
-pub fn deleted(diags: &mut Diagnostics, result: saas_registry::Result<()>) -> Option<()> {
-    match result {
-        Err(RegistryError::NotFound { .. }) => Some(()),
-        other => reported(diags, other),
-    }
-}
-
-/// A refresh's outcome: the fresh state; `None` when the record is gone (so
-/// the next plan creates it again); the prior state when the read failed.
-pub fn refreshed<R, S>(
-    diags: &mut Diagnostics,
-    result: saas_registry::Result<Option<R>>,
-    prior: S,
-    to_state: impl FnOnce(&R, &S) -> S,
-) -> Option<S> {
-    match result {
-        Ok(Some(record)) => Some(to_state(&record, &prior)),
-        Ok(None) => None,
-        Err(err) => {
-            report(diags, err);
-            Some(prior)
-        }
-    }
-}
-
-/// An import's outcome: the record, or an error when there is none.
-pub fn imported<R>(
-    diags: &mut Diagnostics,
-    kind: RecordKind,
-    id: &str,
-    result: saas_registry::Result<Option<R>>,
-) -> Option<R> {
-    let record = reported(diags, result)?;
-    if record.is_none() {
-        diags.root_error(
-            format!("Cannot import {kind} {id:?}"),
-            format!("The registry holds no {kind} {id:?}."),
-        );
-    }
-    record
-}
-
-/// Plan-time check that a record about to be created does not exist yet.
-pub fn check_absent<R>(
-    diags: &mut Diagnostics,
-    kind: RecordKind,
-    id: &str,
-    attribute: &'static str,
-    result: saas_registry::Result<Option<R>>,
-) {
-    if let Some(Some(_)) = reported(diags, result) {
-        diags.error(
-            format!("{kind} {id:?} already exists"),
-            format!("The registry already holds {kind} {id:?}. Import it (terraform import <address> {id}) or choose another {attribute}."),
-            AttributePath::new(attribute),
-        );
-    }
 }
 
 /// Parses a registry attribute path (`state.bucket`, `labels["k"]`) into a
@@ -304,93 +262,43 @@ pub fn or_default<T: Clone>(config: &Value<T>, default: T) -> Value<T> {
     }
 }
 
-/// The computed bookkeeping attributes every resource carries.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MetaValues {
-    pub created_at: StringValue,
-    pub updated_at: StringValue,
-    pub version: Value<i64>,
-}
-
-impl MetaValues {
-    pub fn unknown() -> Self {
-        MetaValues {
-            created_at: Value::Unknown,
-            updated_at: Value::Unknown,
-            version: Value::Unknown,
-        }
-    }
-
-    pub fn from_record(meta: &RecordMeta) -> Self {
-        MetaValues {
-            created_at: string(&meta.created_at),
-            updated_at: string(&meta.updated_at),
-            version: Value::Value(i64::try_from(meta.version).unwrap_or(i64::MAX)),
-        }
-    }
-
-    /// The meta a write starts from: the version Terraform last read is the
-    /// write's condition.
-    pub fn to_record(&self) -> RecordMeta {
-        RecordMeta {
-            created_at: self.created_at.clone().unwrap_or_default(),
-            updated_at: self.updated_at.clone().unwrap_or_default(),
-            version: self
-                .version
-                .as_ref_option()
-                .and_then(|v| u64::try_from(*v).ok())
-                .unwrap_or(0),
-        }
-    }
-
-    /// For an update: creation time stays, the rest becomes unknown.
-    pub fn for_update(&self) -> Self {
-        MetaValues {
-            created_at: self.created_at.clone(),
-            updated_at: Value::Unknown,
-            version: Value::Unknown,
-        }
-    }
-
-    pub fn expected_version(&self) -> Option<u64> {
-        self.version
-            .as_ref_option()
-            .and_then(|v| u64::try_from(*v).ok())
+/// The name of a registry enum value (`Isolation::Prefix` is `prefix`): its
+/// serde form, so the provider spells every value as the registry stores it.
+pub fn enum_name<T: Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
     }
 }
 
-/// What every resource state has: settings the user writes and the
-/// registry's computed bookkeeping.
-pub trait RecordState: Clone + PartialEq {
-    fn meta(&self) -> MetaValues;
-    fn set_meta(&mut self, meta: MetaValues);
-    /// Puts set attributes in canonical order, so equal sets compare equal.
-    fn sort_sets(&mut self);
+/// The registry enum value named `name`; any other name is an invalid
+/// `field`, with the accepted names (from the enum's serde derive) listed.
+pub fn parse_enum<T: DeserializeOwned>(field: &str, name: &str) -> saas_registry::Result<T> {
+    T::deserialize(StrDeserializer::<NotOneOf>::new(name))
+        .map_err(|NotOneOf(message)| RegistryError::invalid(field, message))
+}
 
-    /// Whether the user's settings are equal, bookkeeping aside.
-    fn same_settings(&self, other: &Self) -> bool {
-        let (mut a, mut b) = (self.clone(), other.clone());
-        for state in [&mut a, &mut b] {
-            state.set_meta(MetaValues::default());
-            state.sort_sets();
-        }
-        a == b
+/// A deserialization error worded for a diagnostic.
+#[derive(Debug)]
+struct NotOneOf(String);
+
+impl de::Error for NotOneOf {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        NotOneOf(msg.to_string())
     }
 
-    /// Plans the bookkeeping of an update: unknown when the record is
-    /// replaced, unchanged when nothing changes (so the plan after an apply
-    /// is empty), else a new version and update time.
-    fn plan_meta(&mut self, prior: &Self, replaced: bool) {
-        let meta = if replaced {
-            MetaValues::unknown()
-        } else if self.same_settings(prior) {
-            prior.meta()
-        } else {
-            prior.meta().for_update()
-        };
-        self.set_meta(meta);
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        NotOneOf(format!("{variant:?} is not one of {}", expected.join(", ")))
     }
 }
+
+impl fmt::Display for NotOneOf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotOneOf {}
 
 #[cfg(test)]
 mod tests {
@@ -440,6 +348,20 @@ mod tests {
         assert_eq!(known_set(&Value::Null), Some(BTreeSet::new()));
         let map: StringMap = Value::Value([("k".to_string(), Value::Value("v".into()))].into());
         assert_eq!(known_map(&map).unwrap()["k"], "v");
+    }
+
+    #[test]
+    fn enum_names_are_the_registrys() {
+        use saas_registry::{Isolation, LockKind};
+        assert_eq!(enum_name(Isolation::Bucket), "bucket");
+        assert_eq!(enum_name(LockKind::Dynamodb), "dynamodb");
+        let lock: LockKind = parse_enum("state.lock", "s3").unwrap();
+        assert_eq!(lock, LockKind::S3);
+        let err = parse_enum::<Isolation>("state.isolation", "shared").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"invalid state.isolation: "shared" is not one of prefix, bucket"#
+        );
     }
 
     #[test]

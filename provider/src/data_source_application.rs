@@ -1,12 +1,13 @@
 //! `saas_application` data source: one application by name.
 
 use async_trait::async_trait;
+use saas_registry::{RecordKind, Registry};
 use tf_provider::schema::{AttributeConstraint, Schema};
-use tf_provider::value::ValueEmpty;
-use tf_provider::{AttributePath, DataSource, Diagnostics};
+use tf_provider::Diagnostics;
 
 use crate::attrs;
-use crate::convert::{known_str, report, SharedRegistry};
+use crate::convert::known_str;
+use crate::record::{looked_up, ReadDataSource, RegistryRead};
 use crate::resource_application::{application_schema, state_block, ApplicationState};
 
 pub fn application_data_schema() -> Schema {
@@ -19,49 +20,30 @@ pub fn application_data_schema() -> Schema {
     attrs::schema_from("Reads one application from the registry.", attributes)
 }
 
-#[derive(Debug, Clone)]
-pub struct ApplicationDataSource {
-    registry: SharedRegistry,
-}
+/// The `saas_application` data source's read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApplicationRead;
 
-impl ApplicationDataSource {
-    pub fn new(registry: SharedRegistry) -> Self {
-        ApplicationDataSource { registry }
-    }
-}
+pub type ApplicationDataSource = ReadDataSource<ApplicationRead>;
 
 #[async_trait]
-impl DataSource for ApplicationDataSource {
-    type State<'a> = ApplicationState;
-    type ProviderMetaState<'a> = ValueEmpty;
+impl RegistryRead for ApplicationRead {
+    type State = ApplicationState;
 
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
-        Some(application_data_schema())
+    fn schema(&self) -> Schema {
+        application_data_schema()
     }
 
-    async fn read<'a>(
+    async fn read(
         &self,
+        registry: &Registry,
         diags: &mut Diagnostics,
-        config: Self::State<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<Self::State<'a>> {
-        let registry = self.registry.get(diags)?;
+        config: ApplicationState,
+    ) -> Option<ApplicationState> {
         let name = known_str(&config.name)?;
-        match registry.get_application(name).await {
-            Ok(Some(app)) => Some(ApplicationState::from_application(&app, &config)),
-            Ok(None) => {
-                diags.error(
-                    format!("application {name:?} not found"),
-                    String::new(),
-                    AttributePath::new("name"),
-                );
-                None
-            }
-            Err(err) => {
-                report(diags, err);
-                None
-            }
-        }
+        let found = registry.require_application(name).await;
+        let app = looked_up(diags, found, RecordKind::Application, "name")?;
+        Some(ApplicationState::from_application(&app, &config))
     }
 }
 

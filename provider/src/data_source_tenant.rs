@@ -9,15 +9,13 @@ use saas_registry::{
 };
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Schema};
-use tf_provider::value::{Value, ValueEmpty};
-use tf_provider::{AttributePath, DataSource, Diagnostics};
+use tf_provider::value::Value;
+use tf_provider::Diagnostics;
 
 use crate::attrs;
-use crate::convert::{
-    json_map_value, known_str, map_value, report, set_value, string, DynamicValue, MetaValues,
-    SharedRegistry, StringMap, StringSet, StringValue,
-};
-use crate::resource_tenant::tenant_schema;
+use crate::convert::{json_map_value, known_str, map_value, set_value, string, StringValue};
+use crate::record::{looked_up, ReadDataSource, RegistryRead};
+use crate::resource_tenant::{tenant_schema, TenantState};
 
 /// One application's backend for this tenant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -42,28 +40,11 @@ impl BackendObject {
     }
 }
 
-/// A tenant as data sources show it: every attribute except secrets, plus
-/// the derived backends.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TenantRecord {
-    pub id: StringValue,
-    pub name: StringValue,
-    pub email: StringValue,
-    pub tier: StringValue,
-    pub status: StringValue,
-    pub applications: StringSet,
-    pub variables: DynamicValue,
-    pub labels: StringMap,
-    pub state: Value<BTreeMap<String, Value<BackendObject>>>,
-    pub created_at: StringValue,
-    pub updated_at: StringValue,
-    pub version: Value<i64>,
-}
-
-impl TenantRecord {
-    /// `apps` must hold every application the tenant is onboarded to.
-    pub fn new(
+impl TenantState {
+    /// A tenant as the data sources show it: no secrets, every collection
+    /// set (empty, not null), and the backend of each of its applications,
+    /// which `apps` must all hold.
+    pub fn shown(
         tenant: &Tenant,
         apps: &BTreeMap<String, Application>,
     ) -> saas_registry::Result<Self> {
@@ -79,26 +60,19 @@ impl TenantRecord {
                 Value::Value(BackendObject::from_settings(&backend)),
             );
         }
-        let meta = MetaValues::from_record(&tenant.meta);
-        Ok(TenantRecord {
-            id: string(&tenant.id),
-            name: string(&tenant.name),
-            email: string(&tenant.email),
-            tier: string(&tenant.tier),
-            status: string(tenant.status.as_str()),
+        Ok(TenantState {
             applications: set_value(&tenant.applications),
             variables: json_map_value(&tenant.variables),
+            sensitive_variables: None,
             labels: map_value(&tenant.labels),
-            state: Value::Value(state),
-            created_at: meta.created_at,
-            updated_at: meta.updated_at,
-            version: meta.version,
+            state: Some(Value::Value(state)),
+            ..TenantState::from_tenant(tenant, &TenantState::default())
         })
     }
 }
 
-/// The attributes of a `TenantRecord`, all computed.
-pub fn tenant_record_attributes() -> HashMap<String, Attribute> {
+/// The attributes of a tenant as the data sources show it, all computed.
+pub fn tenant_data_attributes() -> HashMap<String, Attribute> {
     use attrs::{bool, computed, string};
     let mut attributes = attrs::read_only_all(tenant_schema().block.attributes);
     attributes.remove("sensitive_variables");
@@ -135,63 +109,41 @@ pub async fn applications_of(
     Ok(apps)
 }
 
-#[derive(Debug, Clone)]
-pub struct TenantDataSource {
-    registry: SharedRegistry,
-}
+/// The `saas_tenant` data source's read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TenantRead;
 
-impl TenantDataSource {
-    pub fn new(registry: SharedRegistry) -> Self {
-        TenantDataSource { registry }
-    }
-}
+pub type TenantDataSource = ReadDataSource<TenantRead>;
 
 #[async_trait]
-impl DataSource for TenantDataSource {
-    type State<'a> = TenantRecord;
-    type ProviderMetaState<'a> = ValueEmpty;
+impl RegistryRead for TenantRead {
+    type State = TenantState;
 
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
-        let mut attributes = tenant_record_attributes();
+    fn schema(&self) -> Schema {
+        let mut attributes = tenant_data_attributes();
         if let Some(id) = attributes.get_mut("id") {
             id.constraint = AttributeConstraint::Required;
             id.description = attrs::description("Id of the tenant to read.");
         }
-        Some(attrs::schema_from(
+        attrs::schema_from(
             "Reads one tenant from the registry, including the S3 backend of each of its applications. Sensitive variables are not exposed.",
             attributes,
-        ))
+        )
     }
 
-    async fn read<'a>(
+    async fn read(
         &self,
+        registry: &Registry,
         diags: &mut Diagnostics,
-        config: Self::State<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<Self::State<'a>> {
-        let registry = self.registry.get(diags)?;
+        config: TenantState,
+    ) -> Option<TenantState> {
         let id = known_str(&config.id)?;
         let loaded = async {
             let tenant = registry.require_tenant(id).await?;
             let apps = applications_of(registry, std::slice::from_ref(&tenant)).await?;
-            TenantRecord::new(&tenant, &apps)
+            TenantState::shown(&tenant, &apps)
         };
-        match loaded.await {
-            Ok(record) => Some(record),
-            Err(
-                err @ RegistryError::NotFound {
-                    kind: RecordKind::Tenant,
-                    ..
-                },
-            ) => {
-                diags.error(err.to_string(), String::new(), AttributePath::new("id"));
-                None
-            }
-            Err(err) => {
-                report(diags, err);
-                None
-            }
-        }
+        looked_up(diags, loaded.await, RecordKind::Tenant, "id")
     }
 }
 
@@ -199,6 +151,7 @@ impl DataSource for TenantDataSource {
 mod tests {
     use super::*;
     use saas_registry::{Isolation, LockKind, StateConfig};
+    use std::collections::BTreeSet;
 
     #[test]
     fn record_derives_each_backend_and_hides_secrets() {
@@ -223,8 +176,10 @@ mod tests {
             },
         );
         let apps = BTreeMap::from([("web".to_string(), web), ("api".to_string(), api)]);
-        let record = TenantRecord::new(&tenant, &apps).unwrap();
-        let state = record.state.as_ref_option().unwrap();
+        let record = TenantState::shown(&tenant, &apps).unwrap();
+        let Some(Value::Value(state)) = &record.state else {
+            panic!("no backends: {:?}", record.state)
+        };
         let web = state["web"].as_ref_option().unwrap();
         assert_eq!(web.key, string("web/acme/terraform.tfstate"));
         assert_eq!(web.lock_table, string("acme-locks"));
@@ -233,13 +188,34 @@ mod tests {
         assert_eq!(api.use_lockfile, Value::Value(true));
         let encoded = serde_json::to_string(&record).unwrap();
         assert!(!encoded.contains("hunter2"));
-        assert!(!tenant_record_attributes().contains_key("sensitive_variables"));
+        assert!(!tenant_data_attributes().contains_key("sensitive_variables"));
+    }
+
+    /// One model serves three schemas: each must get exactly its own
+    /// attributes, or Terraform rejects the response.
+    #[test]
+    fn each_view_sends_exactly_its_schemas_attributes() {
+        let mut tenant = Tenant::new("acme", "Acme", "ops@acme.example", "basic");
+        let sent = |state: &TenantState| -> BTreeSet<String> {
+            let json = serde_json::to_value(state).unwrap();
+            json.as_object().unwrap().keys().cloned().collect()
+        };
+        // No secrets: the resource still sends a null `sensitive_variables`.
+        let managed = TenantState::from_tenant(&tenant, &TenantState::default());
+        let resource = tenant_schema().block.attributes.into_keys().collect();
+        assert_eq!(sent(&managed), resource);
+        let read_back: TenantState =
+            serde_json::from_value(serde_json::to_value(&managed).unwrap()).unwrap();
+        assert_eq!(sent(&read_back), resource);
+        tenant.sensitive_variables = [("db_password".to_string(), "hunter2".into())].into();
+        let shown = TenantState::shown(&tenant, &BTreeMap::new()).unwrap();
+        assert_eq!(sent(&shown), tenant_data_attributes().into_keys().collect());
     }
 
     #[test]
     fn missing_application_is_an_error() {
         let mut tenant = Tenant::new("acme", "Acme", "ops@acme.example", "basic");
         tenant.applications = ["web".to_string()].into();
-        assert!(TenantRecord::new(&tenant, &BTreeMap::new()).is_err());
+        assert!(TenantState::shown(&tenant, &BTreeMap::new()).is_err());
     }
 }

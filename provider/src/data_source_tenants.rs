@@ -1,17 +1,19 @@
 //! `saas_tenants` data source: the tenants matching a filter, sorted by id.
 
 use async_trait::async_trait;
-use saas_registry::{TenantFilter, TenantStatus};
+use saas_registry::{Registry, TenantFilter, TenantStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use tf_provider::schema::Schema;
-use tf_provider::value::{Value, ValueEmpty};
-use tf_provider::{DataSource, Diagnostics};
+use tf_provider::value::Value;
+use tf_provider::Diagnostics;
 
 use crate::attrs;
-use crate::convert::{check, known_map, known_str, report, SharedRegistry, StringMap, StringValue};
-use crate::data_source_tenant::{applications_of, tenant_record_attributes, TenantRecord};
+use crate::convert::{check, known_map, known_str, reported, StringMap, StringValue};
+use crate::data_source_tenant::{applications_of, tenant_data_attributes};
 use crate::dynamic::Dynamic;
+use crate::record::{ReadDataSource, RegistryRead};
+use crate::resource_tenant::TenantState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -62,60 +64,45 @@ impl TenantsState {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct TenantsDataSource {
-    registry: SharedRegistry,
-}
+/// The `saas_tenants` data source's read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TenantsRead;
 
-impl TenantsDataSource {
-    pub fn new(registry: SharedRegistry) -> Self {
-        TenantsDataSource { registry }
-    }
-}
+pub type TenantsDataSource = ReadDataSource<TenantsRead>;
 
 #[async_trait]
-impl DataSource for TenantsDataSource {
-    type State<'a> = TenantsState;
-    type ProviderMetaState<'a> = ValueEmpty;
+impl RegistryRead for TenantsRead {
+    type State = TenantsState;
 
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
-        Some(tenants_schema())
+    fn schema(&self) -> Schema {
+        tenants_schema()
     }
 
-    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
+    fn validate(&self, diags: &mut Diagnostics, config: &TenantsState) {
         config.filter(diags);
-        Some(())
     }
 
-    async fn read<'a>(
+    async fn read(
         &self,
+        registry: &Registry,
         diags: &mut Diagnostics,
-        config: Self::State<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<Self::State<'a>> {
-        let registry = self.registry.get(diags)?;
+        config: TenantsState,
+    ) -> Option<TenantsState> {
         let filter = config.filter(diags)?;
         let loaded = async {
             let tenants = registry.list_tenants(&filter).await?;
             let apps = applications_of(registry, &tenants).await?;
             tenants
                 .iter()
-                .map(|t| TenantRecord::new(t, &apps))
+                .map(|t| TenantState::shown(t, &apps))
                 .collect::<saas_registry::Result<Vec<_>>>()
         };
-        match loaded.await {
-            Ok(mut records) => {
-                records.sort_by(|a, b| a.id.cmp(&b.id));
-                let mut state = config;
-                state.ids = Value::Value(records.iter().map(|r| r.id.clone()).collect());
-                state.tenants = Value::Value(tenants_value(&records));
-                Some(state)
-            }
-            Err(err) => {
-                report(diags, err);
-                None
-            }
-        }
+        let mut tenants = reported(diags, loaded.await)?;
+        tenants.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut state = config;
+        state.ids = Value::Value(tenants.iter().map(|t| t.id.clone()).collect());
+        state.tenants = Value::Value(tenants_value(&tenants));
+        Some(state)
     }
 }
 
@@ -123,9 +110,9 @@ impl DataSource for TenantsDataSource {
 /// type, which the typed variables of different tenants do not; in a tuple
 /// each object carries its own `variables` type, and the other attributes
 /// keep the types of the `saas_tenant` data source.
-fn tenants_value(records: &[TenantRecord]) -> Dynamic {
+fn tenants_value(records: &[TenantState]) -> Dynamic {
     // The attributes' own types, once; each tenant adds its variables' type.
-    let fields: serde_json::Map<String, Json> = tenant_record_attributes()
+    let fields: serde_json::Map<String, Json> = tenant_data_attributes()
         .into_iter()
         .map(|(name, attribute)| {
             let cty = serde_json::to_value(&attribute.attr_type).unwrap_or(Json::Null);

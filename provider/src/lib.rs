@@ -11,6 +11,7 @@ mod dynamic;
 #[cfg(target_os = "linux")]
 pub mod nodelay;
 pub mod provider;
+mod record;
 pub mod resource_application;
 pub mod resource_tenant;
 

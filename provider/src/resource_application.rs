@@ -4,19 +4,19 @@
 use async_trait::async_trait;
 use saas_registry::model::{default_tiers, DEFAULT_KEY_TEMPLATE};
 use saas_registry::{
-    validate, Application, Isolation, LockKind, RecordKind, RegistryError, StateConfig,
+    validate, Application, Isolation, LockKind, RecordKind, Registry, StateConfig,
 };
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{Block, NestedBlock, Schema};
-use tf_provider::value::{Value, ValueEmpty};
-use tf_provider::{AttributePath, Diagnostics, Resource};
+use tf_provider::value::Value;
+use tf_provider::Diagnostics;
 
 use crate::attrs;
 use crate::convert::{
-    check, check_absent, deleted, imported, known_map, known_set, known_str, optional_map,
-    optional_string, or_default, refreshed, report, reported, set_value, sort_set, string,
-    MetaValues, RecordState, SharedRegistry, StringMap, StringSet, StringValue,
+    check, enum_name, known_map, known_set, known_str, optional_map, optional_string, or_default,
+    parse_enum, report, set_value, sort_set, string, StringMap, StringSet, StringValue,
 };
+use crate::record::{ManagedRecord, MetaValues, RecordResource, RecordState};
 
 /// The `state` attribute: where each tenant's Terraform state lives.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -87,41 +87,9 @@ pub fn application_schema() -> Schema {
     schema
 }
 
-fn parse_isolation(value: &str) -> saas_registry::Result<Isolation> {
-    match value {
-        "prefix" => Ok(Isolation::Prefix),
-        "bucket" => Ok(Isolation::Bucket),
-        other => Err(RegistryError::invalid(
-            "state.isolation",
-            format!("{other:?} is not one of prefix, bucket"),
-        )),
-    }
-}
-
-fn parse_lock(value: &str) -> saas_registry::Result<LockKind> {
-    match value {
-        "dynamodb" => Ok(LockKind::Dynamodb),
-        "s3" => Ok(LockKind::S3),
-        other => Err(RegistryError::invalid(
-            "state.lock",
-            format!("{other:?} is not one of dynamodb, s3"),
-        )),
-    }
-}
-
-fn isolation_name(isolation: Isolation) -> &'static str {
-    match isolation {
-        Isolation::Prefix => "prefix",
-        Isolation::Bucket => "bucket",
-    }
-}
-
-fn lock_name(lock: LockKind) -> &'static str {
-    match lock {
-        LockKind::Dynamodb => "dynamodb",
-        LockKind::S3 => "s3",
-    }
-}
+/// The registry fields of the enum attributes, as their diagnostics name them.
+const ISOLATION: &str = "state.isolation";
+const LOCK: &str = "state.lock";
 
 fn optional_known(value: &StringValue) -> Option<Option<String>> {
     match value {
@@ -133,30 +101,31 @@ fn optional_known(value: &StringValue) -> Option<Option<String>> {
 
 impl StateSettings {
     fn with_defaults(mut self, config: &StateSettings) -> Self {
-        self.isolation = or_default(&config.isolation, "prefix".into());
+        self.isolation = or_default(&config.isolation, enum_name(Isolation::default()));
         self.key = or_default(&config.key, DEFAULT_KEY_TEMPLATE.into());
-        self.lock = or_default(&config.lock, "dynamodb".into());
+        self.lock = or_default(&config.lock, enum_name(LockKind::default()));
         self
     }
 
     fn check_values(&self, diags: &mut Diagnostics) -> bool {
         let mut ok = true;
         if let Some(isolation) = known_str(&self.isolation) {
-            ok &= check(diags, parse_isolation(isolation).map(|_| ()));
+            ok &= check(
+                diags,
+                parse_enum::<Isolation>(ISOLATION, isolation).map(|_| ()),
+            );
         }
         if let Some(lock) = known_str(&self.lock) {
-            ok &= check(diags, parse_lock(lock).map(|_| ()));
+            ok &= check(diags, parse_enum::<LockKind>(LOCK, lock).map(|_| ()));
         }
         ok
     }
 
     fn to_config(&self) -> Option<saas_registry::Result<StateConfig>> {
         let isolation = known_str(&self.isolation)
-            .map(parse_isolation)
-            .unwrap_or(Ok(Isolation::Prefix));
-        let lock = known_str(&self.lock)
-            .map(parse_lock)
-            .unwrap_or(Ok(LockKind::Dynamodb));
+            .map_or(Ok(Isolation::default()), |name| parse_enum(ISOLATION, name));
+        let lock =
+            known_str(&self.lock).map_or(Ok(LockKind::default()), |name| parse_enum(LOCK, name));
         let config = StateConfig {
             region: self.region.as_ref_option()?.clone(),
             isolation: match isolation {
@@ -178,11 +147,11 @@ impl StateSettings {
     fn from_config(config: &StateConfig) -> Self {
         StateSettings {
             region: string(&config.region),
-            isolation: string(isolation_name(config.isolation)),
+            isolation: string(&enum_name(config.isolation)),
             bucket: config.bucket.as_deref().map_or(Value::Null, string),
             bucket_prefix: config.bucket_prefix.as_deref().map_or(Value::Null, string),
             key: string(&config.key),
-            lock: string(lock_name(config.lock)),
+            lock: string(&enum_name(config.lock)),
             lock_table: config.lock_table.as_deref().map_or(Value::Null, string),
         }
     }
@@ -255,19 +224,6 @@ impl ApplicationState {
         self
     }
 
-    /// The record to write; every value is known by apply time.
-    fn known_application(&self, diags: &mut Diagnostics) -> Option<Application> {
-        match self.to_application() {
-            Some(result) => reported(diags, result),
-            None => {
-                diags.root_error_short(
-                    "Every application attribute must be known when the application is written",
-                );
-                None
-            }
-        }
-    }
-
     fn check_values(&self, diags: &mut Diagnostics) -> bool {
         let mut ok = true;
         if let Some(name) = known_str(&self.name) {
@@ -295,181 +251,110 @@ impl ApplicationState {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct ApplicationResource {
-    registry: SharedRegistry,
-}
+/// `saas_application` as a managed registry record.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApplicationKind;
 
-impl ApplicationResource {
-    pub fn new(registry: SharedRegistry) -> Self {
-        ApplicationResource { registry }
-    }
-
-    /// Plan-time checks: each value, then state storage against the other
-    /// applications (two applications must never share a tenant's state).
-    async fn check_plan(&self, diags: &mut Diagnostics, planned: &ApplicationState) -> Option<()> {
-        let registry = self.registry.get(diags)?;
-        if !planned.check_values(diags) {
-            return Some(());
-        }
-        if let Some(Ok(app)) = planned.to_application() {
-            match registry.list_applications().await {
-                Ok(others) => {
-                    check(diags, validate::state_compatible(&app, &others));
-                }
-                Err(err) => report(diags, err),
-            }
-        }
-        Some(())
-    }
-}
+pub type ApplicationResource = RecordResource<ApplicationKind>;
 
 #[async_trait]
-impl Resource for ApplicationResource {
-    type State<'a> = ApplicationState;
-    type PrivateState<'a> = ValueEmpty;
-    type ProviderMetaState<'a> = ValueEmpty;
+impl ManagedRecord for ApplicationKind {
+    type Record = Application;
+    type State = ApplicationState;
 
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
-        Some(application_schema())
+    const KIND: RecordKind = RecordKind::Application;
+    const ID: &'static str = "name";
+
+    fn schema(&self) -> Schema {
+        application_schema()
     }
 
-    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
-        config.check_values(diags);
-        Some(())
+    fn id<'s>(&self, state: &'s ApplicationState) -> &'s StringValue {
+        &state.name
     }
 
-    async fn read<'a>(
+    fn check_values(&self, state: &ApplicationState, diags: &mut Diagnostics) -> bool {
+        state.check_values(diags)
+    }
+
+    fn plan_settings(
         &self,
-        diags: &mut Diagnostics,
-        state: Self::State<'a>,
-        private_state: Self::PrivateState<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let registry = self.registry.get(diags);
-        let (Some(registry), Some(name)) = (registry, known_str(&state.name)) else {
-            return Some((state, private_state));
-        };
-        let result = registry.get_application(name).await;
-        let fresh = refreshed(diags, result, state, ApplicationState::from_application)?;
-        Some((fresh, private_state))
+        proposed: ApplicationState,
+        config: &ApplicationState,
+    ) -> ApplicationState {
+        proposed.with_defaults(config)
     }
 
-    async fn plan_create<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        proposed_state: Self::State<'a>,
-        config_state: Self::State<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let mut planned = proposed_state.with_defaults(&config_state);
+    fn mark_new(&self, planned: &mut ApplicationState) {
         // Unknown until created, so tenants referencing it wait for it and
         // skip the plan-time "unknown application" check.
         planned.id = Value::Unknown;
-        planned.set_meta(MetaValues::unknown());
-        self.check_plan(diags, &planned).await?;
-        if let (Some(registry), Some(name)) = (self.registry.get(diags), known_str(&planned.name)) {
-            let existing = registry.get_application(name).await;
-            check_absent(diags, RecordKind::Application, name, "name", existing);
+    }
+
+    fn to_state(&self, app: &Application, prior: &ApplicationState) -> ApplicationState {
+        ApplicationState::from_application(app, prior)
+    }
+
+    fn to_record(&self, state: &ApplicationState) -> Option<saas_registry::Result<Application>> {
+        state.to_application()
+    }
+
+    /// Two applications must never share a tenant's state.
+    async fn check_registry(
+        &self,
+        registry: &Registry,
+        diags: &mut Diagnostics,
+        planned: &ApplicationState,
+    ) {
+        let Some(Ok(app)) = planned.to_application() else {
+            return;
+        };
+        match registry.list_applications().await {
+            Ok(others) => {
+                check(diags, validate::state_compatible(&app, &others));
+            }
+            Err(err) => report(diags, err),
         }
-        Some((planned, ValueEmpty::default()))
     }
 
-    async fn plan_update<'a>(
+    async fn get(
         &self,
-        diags: &mut Diagnostics,
-        prior_state: Self::State<'a>,
-        proposed_state: Self::State<'a>,
-        config_state: Self::State<'a>,
-        prior_private_state: Self::PrivateState<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
-        let mut planned = proposed_state.with_defaults(&config_state);
-        let replaced = planned.name != prior_state.name;
-        planned.plan_meta(&prior_state, replaced);
-        let mut replace = Vec::new();
-        if replaced {
-            planned.id = Value::Unknown;
-            replace.push(AttributePath::new("name"));
-        }
-        self.check_plan(diags, &planned).await?;
-        Some((planned, prior_private_state, replace))
+        registry: &Registry,
+        name: &str,
+    ) -> saas_registry::Result<Option<Application>> {
+        registry.get_application(name).await
     }
 
-    async fn plan_destroy<'a>(
+    async fn create(
         &self,
-        _diags: &mut Diagnostics,
-        _prior_state: Self::State<'a>,
-        prior_private_state: Self::PrivateState<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<Self::PrivateState<'a>> {
-        Some(prior_private_state)
+        registry: &Registry,
+        app: &Application,
+    ) -> saas_registry::Result<Application> {
+        registry.create_application(app).await
     }
 
-    async fn create<'a>(
+    async fn update(
         &self,
-        diags: &mut Diagnostics,
-        planned_state: Self::State<'a>,
-        _config_state: Self::State<'a>,
-        planned_private_state: Self::PrivateState<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let registry = self.registry.get(diags)?;
-        let app = planned_state.known_application(diags)?;
-        let created = reported(diags, registry.create_application(&app).await)?;
-        let state = ApplicationState::from_application(&created, &planned_state);
-        Some((state, planned_private_state))
+        registry: &Registry,
+        app: &Application,
+    ) -> saas_registry::Result<Application> {
+        registry.update_application(app).await
     }
 
-    async fn update<'a>(
+    async fn delete(
         &self,
-        diags: &mut Diagnostics,
-        prior_state: Self::State<'a>,
-        planned_state: Self::State<'a>,
-        _config_state: Self::State<'a>,
-        planned_private_state: Self::PrivateState<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let registry = self.registry.get(diags)?;
-        let mut app = planned_state.known_application(diags)?;
-        // The write is conditional on the version Terraform last read.
-        app.meta = prior_state.meta().to_record();
-        let updated = reported(diags, registry.update_application(&app).await)?;
-        let state = ApplicationState::from_application(&updated, &planned_state);
-        Some((state, planned_private_state))
-    }
-
-    async fn destroy<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        prior_state: Self::State<'a>,
-        _planned_private_state: Self::PrivateState<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<()> {
-        let registry = self.registry.get(diags)?;
-        let name = known_str(&prior_state.name).unwrap_or_default();
-        let version = prior_state.meta().expected_version();
-        deleted(diags, registry.delete_application(name, version).await)
-    }
-
-    async fn import<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        id: String,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let registry = self.registry.get(diags)?;
-        let result = registry.get_application(&id).await;
-        let record = imported(diags, RecordKind::Application, &id, result)?;
-        Some((
-            ApplicationState::from_application(&record, &ApplicationState::default()),
-            ValueEmpty::default(),
-        ))
+        registry: &Registry,
+        name: &str,
+        version: Option<u64>,
+    ) -> saas_registry::Result<()> {
+        registry.delete_application(name, version).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tf_provider::AttributePath;
 
     fn config() -> ApplicationState {
         ApplicationState {

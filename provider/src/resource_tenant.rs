@@ -1,21 +1,29 @@
 //! `saas_tenant`: one tenant record in the registry.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use saas_registry::{validate, RecordKind, Registry, Tenant, TenantStatus};
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::Schema;
-use tf_provider::value::{Value, ValueEmpty};
-use tf_provider::{AttributePath, Diagnostics, RawValue, Resource};
+use tf_provider::value::Value;
+use tf_provider::{AttributePath, Diagnostics};
 
 use crate::attrs;
 use crate::convert::{
-    check, check_absent, deleted, imported, known_json_map, known_map, known_set, known_str,
-    optional_json_map, optional_map, optional_set, or_default, refreshed, report, reported,
-    sort_set, string, DynamicValue, MetaValues, RecordState, SharedRegistry, StringMap, StringSet,
-    StringValue,
+    check, known_json_map, known_map, known_set, known_str, optional_json_map, optional_map,
+    optional_set, or_default, present, report, sort_set, string, DynamicValue, Only, StringMap,
+    StringSet, StringValue,
 };
+use crate::data_source_tenant::BackendObject;
 use crate::dynamic::Dynamic;
+use crate::record::{ManagedRecord, MetaValues, RecordResource, RecordState};
 
+/// A tenant, as the `saas_tenant` resource and the `saas_tenant` and
+/// `saas_tenants` data sources all show it. Each schema lacks one attribute
+/// (the data sources hide `sensitive_variables`; only they derive `state`),
+/// which is then `None` and not sent: Terraform rejects an object whose
+/// attributes differ from the schema's, null ones included.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TenantState {
@@ -26,8 +34,12 @@ pub struct TenantState {
     pub status: StringValue,
     pub applications: StringSet,
     pub variables: DynamicValue,
-    pub sensitive_variables: DynamicValue,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub sensitive_variables: Only<DynamicValue>,
     pub labels: StringMap,
+    /// Each application's S3 backend for this tenant, keyed by application.
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub state: Only<Value<BTreeMap<String, Value<BackendObject>>>>,
     pub created_at: StringValue,
     pub updated_at: StringValue,
     pub version: Value<i64>,
@@ -78,6 +90,11 @@ impl RecordState for TenantState {
 }
 
 impl TenantState {
+    /// The resource's `sensitive_variables` (null when not set).
+    fn secrets(&self) -> &DynamicValue {
+        self.sensitive_variables.as_ref().unwrap_or(&Value::Null)
+    }
+
     /// The record this state describes, once every value is known.
     fn to_tenant(&self) -> Option<Tenant> {
         let status = match known_str(&self.status) {
@@ -93,7 +110,7 @@ impl TenantState {
             status,
             applications: known_set(&self.applications)?,
             variables: known_json_map(&self.variables)?,
-            sensitive_variables: known_json_map(&self.sensitive_variables)?,
+            sensitive_variables: known_json_map(self.secrets())?,
             labels: known_map(&self.labels)?,
             meta: self.meta().to_record(),
         })
@@ -101,7 +118,7 @@ impl TenantState {
 
     /// State for `tenant`, keeping null where `prior` had null and the
     /// record holds nothing.
-    fn from_tenant(tenant: &Tenant, prior: &TenantState) -> TenantState {
+    pub fn from_tenant(tenant: &Tenant, prior: &TenantState) -> TenantState {
         TenantState {
             id: string(&tenant.id),
             name: string(&tenant.name),
@@ -110,26 +127,16 @@ impl TenantState {
             status: string(tenant.status.as_str()),
             applications: optional_set(&tenant.applications, &prior.applications),
             variables: optional_json_map(&tenant.variables, &prior.variables),
-            sensitive_variables: optional_json_map(
+            sensitive_variables: Some(optional_json_map(
                 &tenant.sensitive_variables,
-                &prior.sensitive_variables,
-            ),
+                prior.secrets(),
+            )),
             labels: optional_map(&tenant.labels, &prior.labels),
+            state: None,
             created_at: string(&tenant.meta.created_at),
             updated_at: string(&tenant.meta.updated_at),
             version: MetaValues::from_record(&tenant.meta).version,
         }
-    }
-
-    /// The record to write; every value is known by apply time.
-    fn known_tenant(&self, diags: &mut Diagnostics) -> Option<Tenant> {
-        let tenant = self.to_tenant();
-        if tenant.is_none() {
-            diags.root_error_short(
-                "Every tenant attribute must be known when the tenant is written",
-            );
-        }
-        tenant
     }
 
     /// Checks every known value on its own; returns whether all passed.
@@ -157,7 +164,7 @@ impl TenantState {
         }
         for (field, vars) in [
             ("variables", &self.variables),
-            ("sensitive_variables", &self.sensitive_variables),
+            ("sensitive_variables", self.secrets()),
         ] {
             if let Value::Value(vars) = vars {
                 ok &= check(diags, variable_names(field, vars));
@@ -219,188 +226,77 @@ fn variable_names(field: &str, vars: &Dynamic) -> saas_registry::Result<()> {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct TenantResource {
-    registry: SharedRegistry,
-}
+/// `saas_tenant` as a managed registry record.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TenantKind;
 
-impl TenantResource {
-    pub fn new(registry: SharedRegistry) -> Self {
-        TenantResource { registry }
-    }
-
-    /// Plan-time checks shared by create and update.
-    async fn check_plan(&self, diags: &mut Diagnostics, planned: &TenantState) -> Option<()> {
-        let registry = self.registry.get(diags)?;
-        if planned.check_values(diags) {
-            planned.check_references(registry, diags).await;
-        }
-        Some(())
-    }
-}
-
-fn default_status(config: &TenantState) -> StringValue {
-    or_default(&config.status, TenantStatus::Active.as_str().to_string())
-}
+pub type TenantResource = RecordResource<TenantKind>;
 
 #[async_trait]
-impl Resource for TenantResource {
-    type State<'a> = TenantState;
-    type PrivateState<'a> = ValueEmpty;
-    type ProviderMetaState<'a> = ValueEmpty;
+impl ManagedRecord for TenantKind {
+    type Record = Tenant;
+    type State = TenantState;
 
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
-        Some(tenant_schema())
+    const KIND: RecordKind = RecordKind::Tenant;
+    const ID: &'static str = "id";
+
+    fn schema(&self) -> Schema {
+        tenant_schema()
     }
 
-    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
-        config.check_values(diags);
-        Some(())
+    fn id<'s>(&self, state: &'s TenantState) -> &'s StringValue {
+        &state.id
     }
 
-    async fn read<'a>(
+    fn check_values(&self, state: &TenantState, diags: &mut Diagnostics) -> bool {
+        state.check_values(diags)
+    }
+
+    fn plan_settings(&self, proposed: TenantState, config: &TenantState) -> TenantState {
+        let status = or_default(&config.status, TenantStatus::Active.as_str().to_string());
+        TenantState { status, ..proposed }
+    }
+
+    fn to_state(&self, tenant: &Tenant, prior: &TenantState) -> TenantState {
+        TenantState::from_tenant(tenant, prior)
+    }
+
+    fn to_record(&self, state: &TenantState) -> Option<saas_registry::Result<Tenant>> {
+        state.to_tenant().map(Ok)
+    }
+
+    async fn check_registry(
         &self,
+        registry: &Registry,
         diags: &mut Diagnostics,
-        state: Self::State<'a>,
-        private_state: Self::PrivateState<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let registry = self.registry.get(diags);
-        let (Some(registry), Some(id)) = (registry, known_str(&state.id)) else {
-            return Some((state, private_state));
-        };
-        let result = registry.get_tenant(id).await;
-        let fresh = refreshed(diags, result, state, TenantState::from_tenant)?;
-        Some((fresh, private_state))
+        planned: &TenantState,
+    ) {
+        planned.check_references(registry, diags).await;
     }
 
-    async fn plan_create<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        proposed_state: Self::State<'a>,
-        config_state: Self::State<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let mut planned = proposed_state;
-        planned.status = default_status(&config_state);
-        planned.set_meta(MetaValues::unknown());
-        self.check_plan(diags, &planned).await?;
-        if let (Some(registry), Some(id)) = (self.registry.get(diags), known_str(&planned.id)) {
-            let existing = registry.get_tenant(id).await;
-            check_absent(diags, RecordKind::Tenant, id, "id", existing);
-        }
-        Some((planned, ValueEmpty::default()))
+    fn upgrade(&self, version: i64, prior: serde_json::Value) -> Result<TenantState, String> {
+        upgraded(version, prior)
     }
 
-    async fn plan_update<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        prior_state: Self::State<'a>,
-        proposed_state: Self::State<'a>,
-        config_state: Self::State<'a>,
-        prior_private_state: Self::PrivateState<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
-        let mut planned = proposed_state;
-        planned.status = default_status(&config_state);
-        let replaced = planned.id != prior_state.id;
-        planned.plan_meta(&prior_state, replaced);
-        self.check_plan(diags, &planned).await?;
-        let replace = if replaced {
-            vec![AttributePath::new("id")]
-        } else {
-            vec![]
-        };
-        Some((planned, prior_private_state, replace))
+    async fn get(&self, registry: &Registry, id: &str) -> saas_registry::Result<Option<Tenant>> {
+        registry.get_tenant(id).await
     }
 
-    async fn plan_destroy<'a>(
-        &self,
-        _diags: &mut Diagnostics,
-        _prior_state: Self::State<'a>,
-        prior_private_state: Self::PrivateState<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<Self::PrivateState<'a>> {
-        Some(prior_private_state)
+    async fn create(&self, registry: &Registry, tenant: &Tenant) -> saas_registry::Result<Tenant> {
+        registry.create_tenant(tenant).await
     }
 
-    async fn create<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        planned_state: Self::State<'a>,
-        _config_state: Self::State<'a>,
-        planned_private_state: Self::PrivateState<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let registry = self.registry.get(diags)?;
-        let tenant = planned_state.known_tenant(diags)?;
-        let created = reported(diags, registry.create_tenant(&tenant).await)?;
-        let state = TenantState::from_tenant(&created, &planned_state);
-        Some((state, planned_private_state))
+    async fn update(&self, registry: &Registry, tenant: &Tenant) -> saas_registry::Result<Tenant> {
+        registry.update_tenant(tenant).await
     }
 
-    async fn update<'a>(
+    async fn delete(
         &self,
-        diags: &mut Diagnostics,
-        prior_state: Self::State<'a>,
-        planned_state: Self::State<'a>,
-        _config_state: Self::State<'a>,
-        planned_private_state: Self::PrivateState<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let registry = self.registry.get(diags)?;
-        let mut tenant = planned_state.known_tenant(diags)?;
-        // The write is conditional on the version Terraform last read.
-        tenant.meta = prior_state.meta().to_record();
-        let updated = reported(diags, registry.update_tenant(&tenant).await)?;
-        let state = TenantState::from_tenant(&updated, &planned_state);
-        Some((state, planned_private_state))
-    }
-
-    async fn destroy<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        prior_state: Self::State<'a>,
-        _planned_private_state: Self::PrivateState<'a>,
-        _provider_meta_state: Self::ProviderMetaState<'a>,
-    ) -> Option<()> {
-        let registry = self.registry.get(diags)?;
-        let id = known_str(&prior_state.id).unwrap_or_default();
-        let version = prior_state.meta().expected_version();
-        deleted(diags, registry.delete_tenant(id, version).await)
-    }
-
-    async fn import<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        id: String,
-    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let registry = self.registry.get(diags)?;
-        let result = registry.get_tenant(&id).await;
-        let record = imported(diags, RecordKind::Tenant, &id, result)?;
-        Some((
-            TenantState::from_tenant(&record, &TenantState::default()),
-            ValueEmpty::default(),
-        ))
-    }
-
-    async fn upgrade<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        version: i64,
-        prior_state: RawValue,
-    ) -> Option<Self::State<'a>> {
-        let state = prior_state.deserialize::<serde_json::Value>(diags)?;
-        match upgraded(version, state) {
-            Ok(state) => Some(state),
-            Err(message) => {
-                diags.root_error(
-                    format!("Cannot upgrade saas_tenant state version {version}"),
-                    message,
-                );
-                None
-            }
-        }
+        registry: &Registry,
+        id: &str,
+        version: Option<u64>,
+    ) -> saas_registry::Result<()> {
+        registry.delete_tenant(id, version).await
     }
 }
 
@@ -423,7 +319,10 @@ fn upgraded(version: i64, mut state: serde_json::Value) -> Result<TenantState, S
             state[field] = serde_json::json!({"value": map, "type": typed.ty});
         }
     }
-    serde_json::from_value(state).map_err(|e| e.to_string())
+    let mut state: TenantState = serde_json::from_value(state).map_err(|e| e.to_string())?;
+    // The attribute is in the schema even if the stored state left it out.
+    state.sensitive_variables.get_or_insert(Value::Null);
+    Ok(state)
 }
 
 #[cfg(test)]
@@ -439,6 +338,8 @@ mod tests {
             email: string("ops@acme.example"),
             tier: string("premium"),
             applications: set_value(&BTreeSet::from(["web".to_string()])),
+            // As Terraform sends the resource's state: every attribute there.
+            sensitive_variables: Some(Value::Null),
             ..Default::default()
         }
     }
@@ -519,7 +420,7 @@ mod tests {
         let both = json_map_value(&[("db".to_string(), "x".into())].into());
         let state = TenantState {
             variables: both.clone(),
-            sensitive_variables: both,
+            sensitive_variables: Some(both),
             ..config()
         };
         let mut diags = Diagnostics::default();
@@ -567,7 +468,7 @@ mod tests {
         let state = upgraded(1, v1).unwrap();
         let tenant = state.to_tenant().unwrap();
         assert_eq!(tenant.variables["replicas"], serde_json::json!("3"));
-        assert!(state.sensitive_variables.is_null());
+        assert!(state.secrets().is_null());
         let Value::Value(vars) = &state.variables else {
             panic!("{:?}", state.variables)
         };
