@@ -239,8 +239,8 @@ async fn run_steps(
     };
 
     let init_clock = Instant::now();
-    let pairs = workspace::backend_pairs(&backend);
-    if ctx.init_template.apply(&ws.data_dir, &pairs)? {
+    let backend_config = workspace::backend_config(&backend, &crate::aws::endpoints_from_env());
+    if ctx.init_template.apply(&ws.data_dir, &backend_config)? {
         append_note(
             &ws.log,
             "initialised from the run's first init (same providers, this tenant's backend)",
@@ -253,7 +253,7 @@ async fn run_steps(
             "-reconfigure".into(),
             "-lockfile=readonly".into(),
         ];
-        init.extend(workspace::backend_args(&backend));
+        init.extend(workspace::backend_args(&backend_config));
         step.run(&init, &[0], true).await?;
         ctx.init_template.offer(&ws.data_dir);
     }

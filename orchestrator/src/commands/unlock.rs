@@ -119,7 +119,8 @@ pub async fn run(global: &GlobalArgs, args: UnlockArgs) -> anyhow::Result<Outcom
     ]
     .map(String::from)
     .into();
-    init.extend(workspace::backend_args(&backend));
+    let config = workspace::backend_config(&backend, &crate::aws::endpoints_from_env());
+    init.extend(workspace::backend_args(&config));
     terraform
         .run_retrying(&inv, &init, &[0], true)
         .await
