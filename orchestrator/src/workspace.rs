@@ -178,7 +178,7 @@ pub fn backend_args(config: &S3BackendConfig) -> Vec<String> {
 /// `config`'s settings in its order as (name, value) for `-backend-config`:
 /// a string as it is; any other value (a bool, the `endpoints` object) as
 /// the HCL expression Terraform parses it as.
-pub fn backend_pairs(config: &S3BackendConfig) -> Vec<(String, String)> {
+fn backend_pairs(config: &S3BackendConfig) -> Vec<(String, String)> {
     let settings = match hcl::to_expression(config) {
         Ok(Expression::Object(settings)) => settings,
         other => unreachable!("a struct serialises to an HCL object, not {other:?}"),

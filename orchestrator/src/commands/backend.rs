@@ -163,7 +163,9 @@ fn format_args(config: &S3BackendConfig) -> String {
 }
 
 /// A `-backend-config=FILE.hcl` file: one attribute per setting, strings
-/// escaped so that Terraform interpolates nothing (`${` as `$${`).
+/// escaped so that Terraform interpolates nothing (`${` as `$${`). hcl-rs
+/// 0.20 leaves a `$${` already in a value as it is (Terraform then reads
+/// `${`); no derived name can hold a `{`, only an endpoint URL could.
 fn format_hcl(config: &S3BackendConfig) -> Result<String, hcl::Error> {
     let formatter = hcl::format::Formatter::builder()
         .prefer_ident_keys(true)
