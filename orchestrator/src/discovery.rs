@@ -49,9 +49,13 @@ pub async fn discover(
 
 /// `--new`: the tenants whose state object does not exist yet. One SDK
 /// config for the whole selection; the HEAD requests run concurrently.
-pub async fn only_new(app: &Application, tenants: Vec<Tenant>) -> anyhow::Result<Vec<Tenant>> {
+pub async fn only_new(
+    endpoints: &saas_registry::EndpointUrls,
+    app: &Application,
+    tenants: Vec<Tenant>,
+) -> anyhow::Result<Vec<Tenant>> {
     let config = crate::aws::sdk_config(&app.state.region).await;
-    let s3 = crate::aws::s3_client(&config);
+    let s3 = crate::aws::s3_client(&config, endpoints);
     let checks = tenants.iter().map(|tenant| {
         let s3 = s3.clone();
         async move {

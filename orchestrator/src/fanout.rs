@@ -70,7 +70,7 @@ async fn prepare(
     let (application, selected) = discover(&registry, &s.selection).await?;
     let mut resolved = resolve_run(&registry, &store, s, selected, printer).await?;
     if s.selection.new_only {
-        resolved.tenants = only_new(&application, resolved.tenants).await?;
+        resolved.tenants = only_new(&global.endpoints, &application, resolved.tenants).await?;
     }
     let waves = rollout::waves_for(s.waves.as_deref(), &resolved.tenants)?;
     let pool = PoolSettings {
@@ -127,6 +127,7 @@ async fn prepare(
     let records = match needs_records && !tenants.is_empty() {
         true => Some(RecordStore::new(crate::aws::s3_client(
             &crate::aws::sdk_config(&application.state.region).await,
+            &global.endpoints,
         ))),
         false => None,
     };
@@ -145,6 +146,7 @@ async fn prepare(
         fingerprints,
         records,
         run_id: report.run_id.clone(),
+        endpoints: global.endpoints.clone(),
         init_template: InitTemplate::default(),
         plan_json: s.plan_json,
     };

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use saas_registry::S3BackendConfig;
 use serde_json::Value;
 
 const BACKEND_STATE: &str = "terraform.tfstate";
@@ -51,9 +52,9 @@ impl InitTemplate {
         }
     }
 
-    /// Initialises `data_dir` from the template with `pairs` as the backend
-    /// settings. `Ok(false)`: no usable template; run a real init.
-    pub fn apply(&self, data_dir: &Path, pairs: &[(&str, String)]) -> std::io::Result<bool> {
+    /// Initialises `data_dir` from the template with `config` as the
+    /// backend settings. `Ok(false)`: no usable template; run a real init.
+    pub fn apply(&self, data_dir: &Path, config: &S3BackendConfig) -> std::io::Result<bool> {
         let Some(template) = self
             .template
             .lock()
@@ -63,19 +64,8 @@ impl InitTemplate {
             return Ok(false);
         };
         let mut state = template.backend_state;
-        let config = &mut state["backend"]["config"];
-        for (key, value) in pairs {
-            let typed = match config.get(*key) {
-                Some(Value::Bool(_)) => match value.as_str() {
-                    "true" => Value::Bool(true),
-                    "false" => Value::Bool(false),
-                    _ => return Ok(false),
-                },
-                Some(Value::String(_)) => Value::String(value.clone()),
-                // A setting the template did not have (or of another type): no shortcut.
-                _ => return Ok(false),
-            };
-            config[*key] = typed;
+        if !swap_settings(&mut state["backend"]["config"], config)? {
+            return Ok(false);
         }
         std::fs::create_dir_all(data_dir)?;
         for sub in ["providers", "modules"] {
@@ -88,6 +78,25 @@ impl InitTemplate {
         std::fs::write(data_dir.join(BACKEND_STATE), bytes)?;
         Ok(true)
     }
+}
+
+/// Writes `config`'s settings over the template's, each with its JSON type.
+/// `false` (no shortcut) if the template lacks a setting or has it with
+/// another type, and for anything but a string or a bool.
+fn swap_settings(template: &mut Value, config: &S3BackendConfig) -> std::io::Result<bool> {
+    let Value::Object(settings) = serde_json::to_value(config).map_err(std::io::Error::other)?
+    else {
+        return Ok(false);
+    };
+    for (name, value) in settings {
+        match (template.get(&name), &value) {
+            (Some(Value::Bool(_)), Value::Bool(_)) | (Some(Value::String(_)), Value::String(_)) => {
+                template[&name] = value;
+            }
+            _ => return Ok(false),
+        }
+    }
+    Ok(true)
 }
 
 /// Copies a tree, recreating symlinks (provider links point into the run's
@@ -115,6 +124,7 @@ fn copy_links(from: &Path, to: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use saas_registry::{CustomEndpoint, EndpointUrls};
 
     fn initialised(dir: &Path) {
         std::fs::create_dir_all(dir.join("providers/registry.terraform.io/saasctl/saas/0.1.0"))
@@ -129,10 +139,31 @@ mod tests {
             "terraform_version": "1.11.4",
             "backend": {"type": "s3", "hash": 1410938009u64, "config": {
                 "bucket": "b", "key": "web/t1/terraform.tfstate", "region": "us-east-1",
-                "dynamodb_table": "locks", "use_path_style": true, "profile": null
+                "encrypt": true, "dynamodb_table": "locks", "use_lockfile": null, "profile": null,
+                "use_path_style": true, "skip_credentials_validation": true,
+                "skip_requesting_account_id": true, "skip_metadata_api_check": true,
+                "skip_region_validation": true
             }}
         });
         std::fs::write(dir.join(BACKEND_STATE), state.to_string()).unwrap();
+    }
+
+    /// A backend config with the template's lock kind (DynamoDB) for `tenant`.
+    fn config(tenant: &str) -> S3BackendConfig {
+        S3BackendConfig {
+            bucket: "b".into(),
+            key: format!("web/{tenant}/terraform.tfstate"),
+            region: "us-east-1".into(),
+            encrypt: true,
+            dynamodb_table: Some("locks".into()),
+            use_lockfile: None,
+            custom_endpoint: None,
+        }
+    }
+
+    fn backend_config(dir: &Path) -> Value {
+        let text = std::fs::read_to_string(dir.join(BACKEND_STATE)).unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()["backend"]["config"].clone()
     }
 
     #[test]
@@ -141,14 +172,12 @@ mod tests {
         let (first, second) = (tmp.path().join("t1"), tmp.path().join("t2"));
         initialised(&first);
         let template = InitTemplate::default();
-        let pairs = [
-            ("bucket", "b".to_string()),
-            ("key", "web/t2/terraform.tfstate".to_string()),
-            ("use_path_style", "true".to_string()),
-        ];
-        assert!(!template.apply(&second, &pairs).unwrap(), "no template yet");
+        assert!(
+            !template.apply(&second, &config("t2")).unwrap(),
+            "no template yet"
+        );
         template.offer(&first);
-        assert!(template.apply(&second, &pairs).unwrap());
+        assert!(template.apply(&second, &config("t2")).unwrap());
         let state: Value =
             serde_json::from_str(&std::fs::read_to_string(second.join(BACKEND_STATE)).unwrap())
                 .unwrap();
@@ -166,14 +195,36 @@ mod tests {
     }
 
     #[test]
+    fn bools_stay_json_bools() {
+        let tmp = tempfile::tempdir().unwrap();
+        initialised(&tmp.path().join("t1"));
+        let template = InitTemplate::default();
+        template.offer(&tmp.path().join("t1"));
+        let custom = S3BackendConfig {
+            encrypt: false,
+            custom_endpoint: Some(CustomEndpoint::new(EndpointUrls::default())),
+            ..config("t2")
+        };
+        assert!(template.apply(&tmp.path().join("t2"), &custom).unwrap());
+        let written = backend_config(&tmp.path().join("t2"));
+        assert_eq!(written["encrypt"], Value::Bool(false));
+        assert_eq!(written["use_path_style"], Value::Bool(true));
+        assert_eq!(written["skip_region_validation"], Value::Bool(true));
+    }
+
+    #[test]
     fn unknown_settings_fall_back_to_a_real_init() {
         let tmp = tempfile::tempdir().unwrap();
         initialised(&tmp.path().join("t1"));
         let template = InitTemplate::default();
         template.offer(&tmp.path().join("t1"));
-        let pairs = [("use_lockfile", "true".to_string())];
-        assert!(!template.apply(&tmp.path().join("t2"), &pairs).unwrap());
-        let pairs = [("use_path_style", "maybe".to_string())];
-        assert!(!template.apply(&tmp.path().join("t3"), &pairs).unwrap());
+        // The template locks with DynamoDB: its use_lockfile is unset (null).
+        let lockfile = S3BackendConfig {
+            dynamodb_table: None,
+            use_lockfile: Some(true),
+            ..config("t2")
+        };
+        assert!(!template.apply(&tmp.path().join("t2"), &lockfile).unwrap());
+        assert!(!tmp.path().join("t2").join(BACKEND_STATE).exists());
     }
 }

@@ -30,6 +30,7 @@ impl Global {
             terraform: args.terraform.clone(),
             no_color: non_empty("NO_COLOR").is_some(),
             plugin_cache: non_empty("TF_PLUGIN_CACHE_DIR").map(PathBuf::from),
+            endpoints: crate::aws::endpoints_from_env(),
         }
     }
 }

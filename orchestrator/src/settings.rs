@@ -24,6 +24,9 @@ pub struct Global {
     pub no_color: bool,
     /// `TF_PLUGIN_CACHE_DIR`, when the user (or a CI cache) provides one.
     pub plugin_cache: Option<PathBuf>,
+    /// `AWS_ENDPOINT_URL_S3` / `_DYNAMODB` (or `AWS_ENDPOINT_URL`): endpoints
+    /// other than AWS's own, for path-style S3 and the backend's settings.
+    pub endpoints: saas_registry::EndpointUrls,
 }
 
 /// Which tenants a command acts on.

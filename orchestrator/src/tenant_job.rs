@@ -41,6 +41,8 @@ pub struct JobContext {
     /// Where applied records live; set for apply and destroy.
     pub records: Option<RecordStore>,
     pub run_id: String,
+    /// Endpoints other than AWS's own (see `settings::Global`).
+    pub endpoints: saas_registry::EndpointUrls,
     /// The first real init of the run, reused by the other tenants.
     pub init_template: InitTemplate,
     /// Also write each plan as `plan.json` (`terraform show -json`): a
@@ -233,8 +235,8 @@ async fn run_steps(
     };
 
     let init_clock = Instant::now();
-    let pairs = workspace::backend_pairs(&backend);
-    if ctx.init_template.apply(&ws.data_dir, &pairs)? {
+    let backend_config = workspace::backend_config(&backend, &ctx.endpoints);
+    if ctx.init_template.apply(&ws.data_dir, &backend_config)? {
         append_note(
             &ws.log,
             "initialised from the run's first init (same providers, this tenant's backend)",
@@ -247,7 +249,7 @@ async fn run_steps(
             "-reconfigure".into(),
             "-lockfile=readonly".into(),
         ];
-        init.extend(workspace::backend_args(&backend));
+        init.extend(workspace::backend_args(&backend_config));
         step.run(&init, &[0], true).await?;
         ctx.init_template.offer(&ws.data_dir);
     }

@@ -14,10 +14,11 @@
 
 use std::path::{Path, PathBuf};
 
-use saas_registry::{BackendSettings, Tenant};
+use hcl::format::Format;
+use hcl::Expression;
+use saas_registry::{BackendSettings, EndpointUrls, EndpointUrlsIn, S3BackendConfig, Tenant};
 use serde_json::{Map, Value};
 
-use crate::aws;
 use crate::mirror::{self, MirrorError};
 
 pub use crate::runs::LOG_FILE;
@@ -156,32 +157,51 @@ pub fn secret_env(tenant: &Tenant) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `-backend-config` arguments for a tenant's derived backend. With a custom
-/// S3 endpoint (moto, MinIO) the S3 backend also needs path-style
-/// addressing and no AWS account/region checks; it reads the endpoints
-/// themselves from `AWS_ENDPOINT_URL_S3` / `_DYNAMODB`.
-pub fn backend_args(backend: &BackendSettings) -> Vec<String> {
-    backend_pairs(backend)
+/// The backend config of a Terraform that saasctl runs. It inherits
+/// `AWS_ENDPOINT_URL_S3` / `_DYNAMODB`, from which the S3 backend reads the
+/// URLs of custom `endpoints` itself: those need only their other settings.
+pub fn backend_config(backend: &BackendSettings, endpoints: &EndpointUrls) -> S3BackendConfig {
+    backend.s3_config(endpoints, EndpointUrlsIn::Environment)
+}
+
+/// `-backend-config=NAME=VALUE` arguments for `config`.
+pub fn backend_args(config: &S3BackendConfig) -> Vec<String> {
+    backend_pairs(config)
         .into_iter()
-        .map(|(k, v)| format!("-backend-config={k}={v}"))
+        .map(|(name, value)| format!("-backend-config={name}={value}"))
         .collect()
 }
 
-/// The `-backend-config` settings as key/value pairs.
-pub fn backend_pairs(backend: &BackendSettings) -> Vec<(&'static str, String)> {
-    let mut pairs: Vec<(&'static str, String)> = backend.backend_config();
-    if aws::custom_endpoint("s3").is_some() || aws::custom_endpoint("dynamodb").is_some() {
-        for key in [
-            "use_path_style",
-            "skip_credentials_validation",
-            "skip_requesting_account_id",
-            "skip_metadata_api_check",
-            "skip_region_validation",
-        ] {
-            pairs.push((key, "true".into()));
-        }
-    }
-    pairs
+/// `config`'s settings in its order as (name, value) for `-backend-config`:
+/// a string as it is; any other value (a bool, the `endpoints` object) as
+/// the HCL expression Terraform parses it as.
+fn backend_pairs(config: &S3BackendConfig) -> Vec<(String, String)> {
+    let settings = match hcl::to_expression(config) {
+        Ok(Expression::Object(settings)) => settings,
+        other => unreachable!("a struct serialises to an HCL object, not {other:?}"),
+    };
+    settings
+        .into_iter()
+        .map(|(name, value)| {
+            let text = match value {
+                Expression::String(text) => text,
+                value => compact_hcl(&value),
+            };
+            (name.to_string(), text)
+        })
+        .collect()
+}
+
+/// `value` as HCL on one line (`{ s3 = "http://..." }`), strings escaped.
+fn compact_hcl(value: &Expression) -> String {
+    let mut formatter = hcl::format::Formatter::builder()
+        .compact(true)
+        .prefer_ident_keys(true)
+        .build_vec();
+    value
+        .format(&mut formatter)
+        .expect("formatting into memory cannot fail");
+    String::from_utf8(formatter.into_inner()).expect("HCL output is UTF-8")
 }
 
 #[cfg(test)]
@@ -219,6 +239,68 @@ mod tests {
                 )
             ]
         );
+    }
+
+    fn backend(lock: saas_registry::LockKind) -> BackendSettings {
+        let app = crate::test_fixtures::app(saas_registry::Isolation::Bucket, lock);
+        saas_registry::derive_backend(&app, "t1").unwrap()
+    }
+
+    #[test]
+    fn backend_args_on_aws_are_the_derived_settings_in_order() {
+        let config = backend_config(
+            &backend(saas_registry::LockKind::Dynamodb),
+            &EndpointUrls::default(),
+        );
+        assert_eq!(
+            backend_args(&config),
+            [
+                "-backend-config=bucket=acme-t1",
+                "-backend-config=key=web/t1/terraform.tfstate",
+                "-backend-config=region=us-east-1",
+                "-backend-config=encrypt=true",
+                "-backend-config=dynamodb_table=acme-locks-t1",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_custom_endpoint_adds_its_settings_but_not_its_urls() {
+        let moto = EndpointUrls {
+            s3: Some("http://127.0.0.1:5000".into()),
+            dynamodb: None,
+        };
+        let config = backend_config(&backend(saas_registry::LockKind::S3), &moto);
+        let args = backend_args(&config);
+        assert_eq!(
+            args[3..],
+            [
+                "-backend-config=encrypt=true",
+                "-backend-config=use_lockfile=true",
+                "-backend-config=use_path_style=true",
+                "-backend-config=skip_credentials_validation=true",
+                "-backend-config=skip_requesting_account_id=true",
+                "-backend-config=skip_metadata_api_check=true",
+                "-backend-config=skip_region_validation=true",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_object_value_is_one_escaped_hcl_expression() {
+        let mut config = backend(saas_registry::LockKind::S3).s3_config(
+            &EndpointUrls {
+                s3: Some("http://h:1/${x}%{y}\"".into()),
+                dynamodb: None,
+            },
+            EndpointUrlsIn::BackendConfig,
+        );
+        config.key = "a${b}".into();
+        let pairs = backend_pairs(&config);
+        let value = |name: &str| pairs.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        assert_eq!(value("endpoints"), r#"{ s3 = "http://h:1/$${x}%%{y}\"" }"#);
+        // A plain string setting is taken literally, never parsed.
+        assert_eq!(value("key"), "a${b}");
     }
 
     #[test]

@@ -31,20 +31,114 @@ impl BackendSettings {
         format!("{}.tflock", self.key)
     }
 
-    /// `-backend-config` pairs, in a stable order.
-    pub fn backend_config(&self) -> Vec<(&'static str, String)> {
-        let mut pairs = vec![
-            ("bucket", self.bucket.clone()),
-            ("key", self.key.clone()),
-            ("region", self.region.clone()),
-            ("encrypt", "true".to_string()),
-        ];
-        match &self.lock_table {
-            Some(table) => pairs.push(("dynamodb_table", table.clone())),
-            None => pairs.push(("use_lockfile", "true".to_string())),
+    /// Terraform's S3 backend config for this state. `endpoints` are the
+    /// S3-compatible endpoints in use other than AWS's own (none on AWS);
+    /// `urls_in` says whether Terraform finds their URLs itself.
+    ///
+    /// A custom DynamoDB endpoint only counts for a state locked in DynamoDB.
+    pub fn s3_config(&self, endpoints: &EndpointUrls, urls_in: EndpointUrlsIn) -> S3BackendConfig {
+        let used = EndpointUrls {
+            s3: endpoints.s3.clone(),
+            dynamodb: endpoints
+                .dynamodb
+                .clone()
+                .filter(|_| self.lock_table.is_some()),
+        };
+        let custom_endpoint = (!used.is_empty()).then(|| {
+            CustomEndpoint::new(match urls_in {
+                EndpointUrlsIn::Environment => EndpointUrls::default(),
+                EndpointUrlsIn::BackendConfig => used,
+            })
+        });
+        S3BackendConfig {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            region: self.region.clone(),
+            encrypt: true,
+            dynamodb_table: self.lock_table.clone(),
+            use_lockfile: self.use_lockfile.then_some(true),
+            custom_endpoint,
         }
-        pairs
     }
+}
+
+/// The arguments of Terraform's S3 backend for one state, named and typed
+/// as the backend's schema has them. Serialises to what `terraform init`
+/// takes as `-backend-config` (pairs, or an HCL or JSON file), in this
+/// order; options left unset are left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct S3BackendConfig {
+    pub bucket: String,
+    pub key: String,
+    pub region: String,
+    pub encrypt: bool,
+    /// DynamoDB lock table, when locking with DynamoDB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dynamodb_table: Option<String>,
+    /// S3-native lockfile, when locking with S3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub use_lockfile: Option<bool>,
+    /// For S3 (or DynamoDB) other than AWS's own; its settings are
+    /// top-level backend arguments.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub custom_endpoint: Option<CustomEndpoint>,
+}
+
+/// What the S3 backend needs to work against an S3-compatible service
+/// other than AWS's own (moto, MinIO, LocalStack): path-style addressing,
+/// and none of the calls to STS, the instance metadata service and AWS's
+/// region list that such a service does not answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomEndpoint {
+    /// The URLs, unless Terraform reads them from its environment.
+    #[serde(skip_serializing_if = "EndpointUrls::is_empty")]
+    pub endpoints: EndpointUrls,
+    pub use_path_style: bool,
+    pub skip_credentials_validation: bool,
+    pub skip_requesting_account_id: bool,
+    pub skip_metadata_api_check: bool,
+    pub skip_region_validation: bool,
+}
+
+impl CustomEndpoint {
+    /// Every setting on, with `endpoints` given to Terraform (empty: none).
+    pub fn new(endpoints: EndpointUrls) -> Self {
+        CustomEndpoint {
+            endpoints,
+            use_path_style: true,
+            skip_credentials_validation: true,
+            skip_requesting_account_id: true,
+            skip_metadata_api_check: true,
+            skip_region_validation: true,
+        }
+    }
+}
+
+/// URLs of S3 and DynamoDB endpoints other than AWS's own; `None` for AWS.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EndpointUrls {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dynamodb: Option<String>,
+}
+
+impl EndpointUrls {
+    /// No custom endpoint: AWS's own for both.
+    pub fn is_empty(&self) -> bool {
+        self.s3.is_none() && self.dynamodb.is_none()
+    }
+}
+
+/// Where Terraform finds the URLs of custom endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointUrlsIn {
+    /// In `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL_DYNAMODB`, which the S3
+    /// backend reads itself (a Terraform that saasctl runs inherits them).
+    Environment,
+    /// Only in the backend config (`endpoints = {...}`): a plain
+    /// `terraform init` from `saasctl backend config` output.
+    BackendConfig,
 }
 
 /// Derives `tenant_id`'s backend for `app`. The id is validated first, and so
@@ -139,9 +233,66 @@ mod tests {
         assert_eq!(b.lock_table.as_deref(), Some("acme-lock-t1"));
         let s3 = derive(&bucket_app("web", LockKind::S3), "t1").unwrap();
         assert!(s3.use_lockfile && s3.lock_table.is_none());
-        assert!(s3
-            .backend_config()
-            .contains(&("use_lockfile", "true".into())));
+        let config = s3.s3_config(&EndpointUrls::default(), EndpointUrlsIn::Environment);
+        assert_eq!(config.use_lockfile, Some(true));
+        assert_eq!(config.dynamodb_table, None);
+    }
+
+    fn json(config: &S3BackendConfig) -> serde_json::Value {
+        serde_json::to_value(config).unwrap()
+    }
+
+    #[test]
+    fn on_aws_the_config_is_the_derived_settings_only() {
+        let b = derive(&bucket_app("web", LockKind::Dynamodb), "t1").unwrap();
+        let config = b.s3_config(&EndpointUrls::default(), EndpointUrlsIn::BackendConfig);
+        assert_eq!(
+            json(&config),
+            serde_json::json!({
+                "bucket": "acme-t1",
+                "key": "web/t1/terraform.tfstate",
+                "region": "us-east-1",
+                "encrypt": true,
+                "dynamodb_table": "acme-lock-t1",
+            })
+        );
+    }
+
+    #[test]
+    fn a_custom_endpoint_adds_its_settings_and_urls_only_where_needed() {
+        let moto = EndpointUrls {
+            s3: Some("http://127.0.0.1:5000".into()),
+            dynamodb: Some("http://127.0.0.1:5000".into()),
+        };
+        let ddb = derive(&bucket_app("web", LockKind::Dynamodb), "t1").unwrap();
+        let given = json(&ddb.s3_config(&moto, EndpointUrlsIn::BackendConfig));
+        assert_eq!(
+            given["endpoints"],
+            serde_json::json!({"s3": "http://127.0.0.1:5000", "dynamodb": "http://127.0.0.1:5000"})
+        );
+        for flag in [
+            "use_path_style",
+            "skip_credentials_validation",
+            "skip_requesting_account_id",
+            "skip_metadata_api_check",
+            "skip_region_validation",
+        ] {
+            assert_eq!(given[flag], true, "{flag}");
+        }
+        // Terraform run by saasctl reads the URLs from its environment.
+        let inherited = json(&ddb.s3_config(&moto, EndpointUrlsIn::Environment));
+        assert!(inherited.get("endpoints").is_none(), "{inherited}");
+        assert_eq!(inherited["use_path_style"], true);
+        // An S3 lockfile needs no DynamoDB endpoint, and a DynamoDB one alone is no custom endpoint.
+        let lockfile = derive(&bucket_app("web", LockKind::S3), "t1").unwrap();
+        let given = json(&lockfile.s3_config(&moto, EndpointUrlsIn::BackendConfig));
+        assert_eq!(
+            given["endpoints"],
+            serde_json::json!({"s3": "http://127.0.0.1:5000"})
+        );
+        let dynamodb_only = EndpointUrls { s3: None, ..moto };
+        let config = lockfile.s3_config(&dynamodb_only, EndpointUrlsIn::BackendConfig);
+        assert_eq!(config.custom_endpoint, None);
     }
 
     #[test]

@@ -15,7 +15,10 @@ pub mod sqlite;
 mod store;
 pub mod validate;
 
-pub use backend::{derive as derive_backend, BackendSettings};
+pub use backend::{
+    derive as derive_backend, BackendSettings, CustomEndpoint, EndpointUrls, EndpointUrlsIn,
+    S3BackendConfig,
+};
 pub use error::{RecordKind, RegistryError, Result};
 pub use model::{
     Application, Isolation, LockKind, RecordMeta, StateConfig, Tenant, TenantFilter, TenantStatus,

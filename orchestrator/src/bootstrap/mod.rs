@@ -149,12 +149,13 @@ pub struct Bootstrapper {
 impl Bootstrapper {
     pub fn new(
         config: &aws_config::SdkConfig,
+        endpoints: &saas_registry::EndpointUrls,
         region: &str,
         hardening: Hardening,
         mode: Mode,
     ) -> Self {
         Bootstrapper {
-            s3: crate::aws::s3_client(config),
+            s3: crate::aws::s3_client(config, endpoints),
             dynamodb: crate::aws::dynamodb_client(config),
             region: region.to_string(),
             hardening,

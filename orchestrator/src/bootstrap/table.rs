@@ -3,16 +3,18 @@
 //! and fix what can be fixed in place.
 
 use std::fmt;
+use std::time::Duration;
 
+use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
+use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 
-use super::{aws_error, BootstrapError, Bootstrapper, ItemStatus, Mode};
+use super::{aws_error, error_chain, BootstrapError, Bootstrapper, ItemStatus, Mode};
 
 /// How long to wait for a new table to become ACTIVE.
-const TABLE_ACTIVE_POLLS: u32 = 120;
-const TABLE_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+const TABLE_ACTIVE_WAIT: Duration = Duration::from_secs(60);
 
 /// What was observed on a lock table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,23 +169,40 @@ impl Bootstrapper {
                     .is_some_and(|e| e.is_resource_in_use_exception()) => {}
             Err(err) => return Err(aws_error("dynamodb", "CreateTable", err)),
         }
-        let mut status = String::from("unknown");
-        for _ in 0..TABLE_ACTIVE_POLLS {
-            let out = self
-                .dynamodb
-                .describe_table()
-                .table_name(name)
-                .send()
-                .await
-                .map_err(|e| aws_error("dynamodb", "DescribeTable", e))?;
-            match out.table().and_then(|t| t.table_status()) {
-                Some(TableStatus::Active) => return Ok(()),
-                Some(s) => status = s.as_str().to_string(),
-                None => {}
+        self.wait_until_active(name).await
+    }
+
+    /// Waits with the SDK's `table_exists` waiter (DescribeTable until the
+    /// status is ACTIVE) for at most [`TABLE_ACTIVE_WAIT`].
+    async fn wait_until_active(&self, name: &str) -> Result<(), BootstrapError> {
+        let waited = self
+            .dynamodb
+            .wait_until_table_exists()
+            .table_name(name)
+            .wait(TABLE_ACTIVE_WAIT)
+            .await;
+        match waited {
+            Ok(_) => Ok(()),
+            Err(WaiterError::OperationFailed(failed)) => {
+                Err(aws_error("dynamodb", "DescribeTable", failed.into_error()))
             }
-            tokio::time::sleep(TABLE_POLL_INTERVAL).await;
+            Err(WaiterError::ExceededMaxWait(_)) => Err(BootstrapError::TableNotActive(
+                self.table_status(name).await,
+            )),
+            Err(other) => Err(BootstrapError::Aws {
+                operation: "DescribeTable",
+                message: error_chain(&other),
+            }),
         }
-        Err(BootstrapError::TableNotActive(status))
+    }
+
+    /// The table's status now, for the error after waiting in vain.
+    async fn table_status(&self, name: &str) -> String {
+        let described = self.dynamodb.describe_table().table_name(name).send().await;
+        described
+            .ok()
+            .and_then(|out| out.table()?.table_status().cloned())
+            .map_or("unknown".into(), |status| status.as_str().to_string())
     }
 }
 

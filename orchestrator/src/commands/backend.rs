@@ -3,8 +3,10 @@
 //! tables tenants need, and a least-privilege IAM policy per tenant.
 
 use anyhow::Context;
-use saas_registry::{derive_backend, BackendSettings, Registry, Tenant, TenantStatus};
-use serde_json::{json, Map, Value};
+use saas_registry::{
+    derive_backend, BackendSettings, EndpointUrlsIn, Registry, S3BackendConfig, Tenant,
+    TenantStatus,
+};
 
 use crate::aws;
 use crate::bootstrap::{self, Bootstrapper, Hardening, ItemStatus, Needs};
@@ -16,7 +18,7 @@ use crate::discovery::{discover, only_new, open_registry};
 use crate::exit::{CliError, Outcome};
 use crate::render::Printer;
 use crate::settings::Global;
-use crate::{policy, render};
+use crate::{policy, render, workspace};
 
 pub async fn run(
     global: &Global,
@@ -37,16 +39,9 @@ async fn config(
 ) -> anyhow::Result<Outcome> {
     let registry = open_registry(global).await?;
     let settings = tenant_backend(&registry, &args.application, &args.tenant).await?;
-    let entries = config_entries(&settings, &Endpoints::from_env());
-    let text = match args.format {
-        BackendConfigFormat::Args => format_args(&entries),
-        BackendConfigFormat::Hcl => format_hcl(&entries),
-        BackendConfigFormat::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&format_json(&entries))?
-        ),
-    };
-    printer.out(&text)?;
+    // A plain `terraform init` may not see the endpoint variables: give the URLs.
+    let config = settings.s3_config(&global.endpoints, EndpointUrlsIn::BackendConfig);
+    printer.out(&render_config(&config, args.format)?)?;
     Ok(Outcome::Clean)
 }
 
@@ -85,7 +80,7 @@ async fn bootstrap(
     };
     let mut backends = derive_all(&tenants)?;
     if selection.new_only {
-        backends = derive_all(&only_new(&app, tenants).await?)?;
+        backends = derive_all(&only_new(&global.endpoints, &app, tenants).await?)?;
     }
     let mode = if args.check {
         bootstrap::Mode::Check
@@ -97,10 +92,11 @@ async fn bootstrap(
             Encryption::Kms => bootstrap::Encryption::Kms,
             Encryption::Aes256 => bootstrap::Encryption::Aes256,
         },
-        tls_policy: tls_policy_required(args.tls_policy, aws::custom_endpoint("s3").as_deref()),
+        tls_policy: tls_policy_required(args.tls_policy, global.endpoints.s3.as_deref()),
     };
     let sdk = aws::sdk_config(&app.state.region).await;
-    let bootstrapper = Bootstrapper::new(&sdk, &app.state.region, hardening, mode);
+    let bootstrapper =
+        Bootstrapper::new(&sdk, &global.endpoints, &app.state.region, hardening, mode);
     let items = bootstrapper
         .run(&Needs::of(&backends))
         .await
@@ -164,165 +160,34 @@ async fn tenant_backend(
     }
 }
 
-/// S3 and DynamoDB endpoints other than AWS's own (moto, MinIO, LocalStack).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Endpoints {
-    s3: Option<String>,
-    dynamodb: Option<String>,
-}
-
-impl Endpoints {
-    fn from_env() -> Self {
-        Endpoints {
-            s3: aws::custom_endpoint("s3"),
-            dynamodb: aws::custom_endpoint("dynamodb"),
-        }
-    }
-}
-
-/// A typed backend-config value: HCL and JSON need real booleans and objects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum ConfigValue {
-    Str(String),
-    Bool(bool),
-    Object(Vec<(&'static str, String)>),
-}
-
-/// Backend arguments that are booleans in Terraform's S3 backend schema.
-const BOOL_ARGS: [&str; 2] = ["encrypt", "use_lockfile"];
-
-/// Everything `terraform init` needs: the derived settings, plus, for a
-/// custom endpoint, the endpoints and the flags that keep the backend from
-/// calling STS, IMDS and AWS's region list.
-fn config_entries(
-    settings: &BackendSettings,
-    endpoints: &Endpoints,
-) -> Vec<(&'static str, ConfigValue)> {
-    let mut entries: Vec<(&'static str, ConfigValue)> = settings
-        .backend_config()
-        .into_iter()
-        .map(|(k, v)| {
-            let value = if BOOL_ARGS.contains(&k) {
-                ConfigValue::Bool(v == "true")
-            } else {
-                ConfigValue::Str(v)
-            };
-            (k, value)
-        })
-        .collect();
-    let mut custom = Vec::new();
-    if let Some(url) = &endpoints.s3 {
-        custom.push(("s3", url.clone()));
-    }
-    if let Some(url) = endpoints
-        .dynamodb
-        .as_ref()
-        .filter(|_| settings.lock_table.is_some())
-    {
-        custom.push(("dynamodb", url.clone()));
-    }
-    if !custom.is_empty() {
-        entries.push(("endpoints", ConfigValue::Object(custom)));
-        for flag in [
-            "use_path_style",
-            "skip_credentials_validation",
-            "skip_requesting_account_id",
-            "skip_metadata_api_check",
-            "skip_region_validation",
-        ] {
-            entries.push((flag, ConfigValue::Bool(true)));
-        }
-    }
-    entries
+/// `config` in `format`, each enough for a plain `terraform init`.
+fn render_config(config: &S3BackendConfig, format: BackendConfigFormat) -> anyhow::Result<String> {
+    Ok(match format {
+        BackendConfigFormat::Args => format_args(config),
+        BackendConfigFormat::Hcl => format_hcl(config)?,
+        // Terraform also reads a `-backend-config=FILE.json` file.
+        BackendConfigFormat::Json => format!("{}\n", serde_json::to_string_pretty(config)?),
+    })
 }
 
 /// One `-backend-config=k=v` per line, shell-quoted where needed, so
 /// `saasctl backend config ... | xargs terraform init` and `eval` both work.
-fn format_args(entries: &[(&'static str, ConfigValue)]) -> String {
-    entries
+fn format_args(config: &S3BackendConfig) -> String {
+    workspace::backend_args(config)
         .iter()
-        .map(|(k, v)| {
-            let value = match v {
-                ConfigValue::Str(s) => s.clone(),
-                ConfigValue::Bool(b) => b.to_string(),
-                // Terraform parses non-primitive -backend-config values as HCL expressions.
-                ConfigValue::Object(pairs) => {
-                    let fields: Vec<String> = pairs
-                        .iter()
-                        .map(|(k, v)| format!("{k}={}", hcl_string(v)))
-                        .collect();
-                    format!("{{{}}}", fields.join(","))
-                }
-            };
-            format!("{}\n", shell_quote(&format!("-backend-config={k}={value}")))
-        })
+        .map(|arg| format!("{}\n", shell_quote(arg)))
         .collect()
 }
 
-fn format_hcl(entries: &[(&'static str, ConfigValue)]) -> String {
-    let width = entries.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for (k, v) in entries {
-        let value = match v {
-            ConfigValue::Str(s) => hcl_string(s),
-            ConfigValue::Bool(b) => b.to_string(),
-            ConfigValue::Object(pairs) => {
-                let inner = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-                let fields: String = pairs
-                    .iter()
-                    .map(|(k, v)| format!("  {k:<inner$} = {}\n", hcl_string(v)))
-                    .collect();
-                format!("{{\n{fields}}}")
-            }
-        };
-        out.push_str(&format!("{k:<width$} = {value}\n"));
-    }
-    out
-}
-
-/// A JSON object with the same attributes; Terraform also reads it as a
-/// `-backend-config=FILE.json` file.
-fn format_json(entries: &[(&'static str, ConfigValue)]) -> Value {
-    let mut map = Map::new();
-    for (k, v) in entries {
-        let value = match v {
-            ConfigValue::Str(s) => json!(s),
-            ConfigValue::Bool(b) => json!(b),
-            ConfigValue::Object(pairs) => Value::Object(
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), json!(v)))
-                    .collect(),
-            ),
-        };
-        map.insert(k.to_string(), value);
-    }
-    Value::Object(map)
-}
-
-/// A quoted HCL string literal: escapes quotes, backslashes, control
-/// characters and template sequences (`${`, `%{`).
-fn hcl_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '$' | '%' if chars.peek() == Some(&'{') => {
-                out.push(c);
-                out.push(c);
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// A `-backend-config=FILE.hcl` file: one attribute per setting, strings
+/// escaped so that Terraform interpolates nothing (`${` as `$${`). hcl-rs
+/// 0.20 leaves a `$${` already in a value as it is (Terraform then reads
+/// `${`); no derived name can hold a `{`, only an endpoint URL could.
+fn format_hcl(config: &S3BackendConfig) -> Result<String, hcl::Error> {
+    let formatter = hcl::format::Formatter::builder()
+        .prefer_ident_keys(true)
+        .build_vec();
+    hcl::ser::Serializer::with_formatter(formatter).serialize_string(config)
 }
 
 /// POSIX single-quoting, only when the word has a character a shell treats specially.
@@ -338,7 +203,7 @@ fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use saas_registry::{Application, Isolation, LockKind, StateConfig};
+    use saas_registry::{Application, EndpointUrls, Isolation, LockKind, StateConfig};
 
     fn settings(lock: LockKind) -> BackendSettings {
         let app = Application::new(
@@ -354,54 +219,95 @@ mod tests {
         derive_backend(&app, "t1").unwrap()
     }
 
+    fn render(config: &S3BackendConfig, format: BackendConfigFormat) -> String {
+        render_config(config, format).unwrap()
+    }
+
+    fn moto() -> EndpointUrls {
+        EndpointUrls {
+            s3: Some("http://127.0.0.1:5000".into()),
+            dynamodb: Some("http://127.0.0.1:5000".into()),
+        }
+    }
+
     #[test]
     fn plain_aws_needs_only_the_derived_settings() {
-        let entries = config_entries(&settings(LockKind::Dynamodb), &Endpoints::default());
+        let config = settings(LockKind::Dynamodb)
+            .s3_config(&EndpointUrls::default(), EndpointUrlsIn::BackendConfig);
         assert_eq!(
-            format_args(&entries),
+            render(&config, BackendConfigFormat::Args),
             "-backend-config=bucket=acme-t1\n-backend-config=key=web/t1/terraform.tfstate\n\
              -backend-config=region=us-east-1\n-backend-config=encrypt=true\n\
              -backend-config=dynamodb_table=acme-locks-t1\n"
         );
-        let hcl = format_hcl(&entries);
-        assert!(hcl.contains("encrypt        = true\n"), "{hcl}");
-        assert!(
-            hcl.contains("dynamodb_table = \"acme-locks-t1\"\n"),
-            "{hcl}"
+        assert_eq!(
+            render(&config, BackendConfigFormat::Hcl),
+            "bucket = \"acme-t1\"\nkey = \"web/t1/terraform.tfstate\"\nregion = \"us-east-1\"\n\
+             encrypt = true\ndynamodb_table = \"acme-locks-t1\"\n"
         );
-        assert_eq!(format_json(&entries)["encrypt"], json!(true));
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&config, BackendConfigFormat::Json)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "bucket": "acme-t1",
+                "key": "web/t1/terraform.tfstate",
+                "region": "us-east-1",
+                "encrypt": true,
+                "dynamodb_table": "acme-locks-t1",
+            })
+        );
     }
 
     #[test]
-    fn custom_endpoints_add_path_style_and_skips() {
-        let endpoints = Endpoints {
-            s3: Some("http://127.0.0.1:5000".into()),
-            dynamodb: Some("http://127.0.0.1:5000".into()),
-        };
-        let entries = config_entries(&settings(LockKind::Dynamodb), &endpoints);
-        let args = format_args(&entries);
+    fn custom_endpoints_add_their_urls_path_style_and_skips() {
+        let config = settings(LockKind::Dynamodb).s3_config(&moto(), EndpointUrlsIn::BackendConfig);
+        let args = render(&config, BackendConfigFormat::Args);
+        let flags = "-backend-config=use_path_style=true\n\
+                     -backend-config=skip_credentials_validation=true\n\
+                     -backend-config=skip_requesting_account_id=true\n\
+                     -backend-config=skip_metadata_api_check=true\n\
+                     -backend-config=skip_region_validation=true\n";
+        let endpoints = "'-backend-config=endpoints={ s3 = \"http://127.0.0.1:5000\", \
+                         dynamodb = \"http://127.0.0.1:5000\" }'\n";
+        assert!(args.ends_with(&format!("{endpoints}{flags}")), "{args}");
+        let hcl = render(&config, BackendConfigFormat::Hcl);
         assert!(
-            args.contains("'-backend-config=endpoints={s3=\"http://127.0.0.1:5000\",dynamodb=\"http://127.0.0.1:5000\"}'\n"),
-            "{args}"
+            hcl.contains(
+                "endpoints = {\n  s3 = \"http://127.0.0.1:5000\"\n  dynamodb = \"http://127.0.0.1:5000\"\n}\n\
+                 use_path_style = true\n"
+            ),
+            "{hcl}"
         );
-        assert!(
-            args.contains("-backend-config=use_path_style=true\n"),
-            "{args}"
-        );
-        assert!(
-            args.contains("-backend-config=skip_credentials_validation=true\n"),
-            "{args}"
-        );
-        let json = format_json(&entries);
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&config, BackendConfigFormat::Json)).unwrap();
         assert_eq!(json["endpoints"]["dynamodb"], "http://127.0.0.1:5000");
         assert_eq!(json["skip_requesting_account_id"], true);
         // An S3 lockfile needs no DynamoDB endpoint.
-        let lockfile = format_json(&config_entries(&settings(LockKind::S3), &endpoints));
-        assert!(
-            lockfile["endpoints"].get("dynamodb").is_none(),
-            "{lockfile}"
+        let lockfile = settings(LockKind::S3).s3_config(&moto(), EndpointUrlsIn::BackendConfig);
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&lockfile, BackendConfigFormat::Json)).unwrap();
+        assert_eq!(
+            json["endpoints"],
+            serde_json::json!({"s3": "http://127.0.0.1:5000"})
         );
-        assert_eq!(lockfile["use_lockfile"], true);
+        assert_eq!(json["use_lockfile"], true);
+    }
+
+    #[test]
+    fn hcl_strings_are_escaped_and_never_interpolated() {
+        let endpoints = EndpointUrls {
+            s3: Some("a\"b\\c${x}%{y}\n".into()),
+            dynamodb: None,
+        };
+        let config = settings(LockKind::S3).s3_config(&endpoints, EndpointUrlsIn::BackendConfig);
+        let hcl = render(&config, BackendConfigFormat::Hcl);
+        assert!(hcl.contains(r#"  s3 = "a\"b\\c$${x}%%{y}\n""#), "{hcl}");
+        let args = render(&config, BackendConfigFormat::Args);
+        assert!(
+            args.contains(r#"endpoints={ s3 = "a\"b\\c$${x}%%{y}\n" }"#),
+            "{args}"
+        );
     }
 
     #[test]
@@ -434,6 +340,5 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote("$(x)"), "'$(x)'");
-        assert_eq!(hcl_string("a\"b\\c${x}%{y}\n"), r#""a\"b\\c$${x}%%{y}\n""#);
     }
 }

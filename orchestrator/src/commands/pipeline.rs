@@ -41,7 +41,7 @@ async fn gitlab(
     let registry = open_registry(global).await?;
     let (application, tenants) = discover(&registry, &selection).await?;
     let tenants = if selection.new_only {
-        only_new(&application, tenants).await?
+        only_new(&global.endpoints, &application, tenants).await?
     } else {
         tenants
     };

@@ -61,7 +61,7 @@ pub async fn run(global: &Global, printer: &Printer, args: UnlockArgs) -> anyhow
         })?;
     let backend = derive_backend(&application, &tenant.id)?;
 
-    let Some(lock) = read_lock(&application.state.region, &backend).await? else {
+    let Some(lock) = read_lock(global, &application.state.region, &backend).await? else {
         printer.out(&format!(
             "no lock is held on s3://{}/{}\n",
             backend.bucket, backend.key
@@ -118,7 +118,8 @@ pub async fn run(global: &Global, printer: &Printer, args: UnlockArgs) -> anyhow
     ]
     .map(String::from)
     .into();
-    init.extend(workspace::backend_args(&backend));
+    let config = workspace::backend_config(&backend, &global.endpoints);
+    init.extend(workspace::backend_args(&config));
     terraform
         .run_retrying(&inv, &init, &[0], true)
         .await
@@ -141,7 +142,11 @@ pub async fn run(global: &Global, printer: &Printer, args: UnlockArgs) -> anyhow
 }
 
 /// The current lock holder of a tenant's state, if any.
-async fn read_lock(region: &str, backend: &BackendSettings) -> anyhow::Result<Option<LockInfo>> {
+async fn read_lock(
+    global: &Global,
+    region: &str,
+    backend: &BackendSettings,
+) -> anyhow::Result<Option<LockInfo>> {
     let config = crate::aws::sdk_config(region).await;
     let text = match &backend.lock_table {
         Some(table) => {
@@ -172,7 +177,7 @@ async fn read_lock(region: &str, backend: &BackendSettings) -> anyhow::Result<Op
         }
         None => {
             let key = backend.lockfile_key();
-            match crate::aws::s3_client(&config)
+            match crate::aws::s3_client(&config, &global.endpoints)
                 .get_object()
                 .bucket(&backend.bucket)
                 .key(&key)
