@@ -361,30 +361,22 @@ async fn execute(
     run: &mut PreparedRun,
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    let PreparedRun {
-        store,
-        report,
-        ctx,
-        waves,
-        tenants,
-        pool,
-    } = run;
-    let mut progress = Progress::new(*printer, tenants.len());
-    progress.start(s.operation.command(), &report.run_id, s.jobs.get());
+    // Unchanged tenants are already in the report; progress counts the rest.
+    let to_run = run.waves.iter().map(|w| w.items.len()).sum();
+    let mut progress = Progress::new(*printer, to_run);
+    progress.start(s.operation.command(), &run.report.run_id, s.jobs.get());
     let mut save_error = None;
+    let (ctx, tenants) = (&run.ctx, &run.tenants);
     pool::run(
-        std::mem::take(waves),
-        *pool,
-        |id: String| {
-            let (ctx, tenant) = (&*ctx, &tenants[&id]);
-            async move { run_tenant(ctx, tenant).await }
-        },
+        std::mem::take(&mut run.waves),
+        run.pool,
+        |id: String| async move { run_tenant(ctx, &tenants[&id]).await },
         |id, slot| {
-            if let Some(entry) = report.tenant_mut(id) {
+            if let Some(entry) = run.report.tenant_mut(id) {
                 record(entry, slot);
                 progress.finished(entry);
             }
-            if let Err(err) = store.save(report) {
+            if let Err(err) = run.store.save(&run.report) {
                 save_error.get_or_insert(err);
             }
         },

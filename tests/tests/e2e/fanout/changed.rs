@@ -24,19 +24,22 @@ fn planned(fleet: &Fleet, run: &str) -> Vec<String> {
 }
 
 fn plan_changed(fleet: &Fleet, stack: &str, run: &str, code: i32) -> Vec<String> {
-    fleet.expect(
-        &[
-            "plan",
-            "-a",
-            "portal",
-            "-s",
-            stack,
-            "--changed",
-            "--run-id",
-            run,
-        ],
-        code,
-    );
+    run_changed(fleet, "plan", stack, run, code)
+}
+
+/// `saasctl VERB --changed` over the portal stack; the tenants it ran.
+fn run_changed(fleet: &Fleet, verb: &str, stack: &str, run: &str, code: i32) -> Vec<String> {
+    let args = [
+        verb,
+        "-a",
+        "portal",
+        "-s",
+        stack,
+        "--changed",
+        "--run-id",
+        run,
+    ];
+    fleet.expect(&args, code);
     planned(fleet, run)
 }
 
@@ -87,20 +90,7 @@ async fn changed_skips_exactly_the_tenants_nothing_changed_for() {
     spawn_blocking(move || {
         f.bootstrap("portal");
         // No records yet: everything is planned and applied, and recorded.
-        f.expect(
-            &[
-                "apply",
-                "-a",
-                "portal",
-                "-s",
-                &s,
-                "--changed",
-                "--run-id",
-                "a1",
-            ],
-            0,
-        );
-        assert_eq!(planned(&f, "a1"), TENANTS);
+        assert_eq!(run_changed(&f, "apply", &s, "a1", 0), TENANTS);
         // Nothing changed: nothing is planned; exit 0; JUnit still has every tenant.
         assert!(plan_changed(&f, &s, "p1", 0).is_empty());
         let report = f.report("p1");
@@ -161,19 +151,7 @@ async fn changed_skips_exactly_the_tenants_nothing_changed_for() {
     registry.update_tenant(&c4).await.unwrap();
     let (f, s) = (fleet.clone(), stack.clone());
     spawn_blocking(move || {
-        f.expect(
-            &[
-                "apply",
-                "-a",
-                "portal",
-                "-s",
-                &s,
-                "--changed",
-                "--run-id",
-                "a2",
-            ],
-            1,
-        );
+        run_changed(&f, "apply", &s, "a2", 1);
         let results = results(&f.report("a2"));
         assert_eq!(results["c4"], "failed");
         assert_eq!(results["c1"], "applied");
