@@ -291,8 +291,12 @@ pub enum RunsCommand {
         id: String,
         /// Print the path of the run's release page (report.html) instead;
         /// written from report.json first if the run has none yet.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "plan_json")]
         html: bool,
+        /// Print TENANT's saved plan as JSON (`terraform show -json`,
+        /// redacted), written to its `plan.json` first if the run has none.
+        #[arg(long, value_name = "TENANT")]
+        plan_json: Option<String>,
     },
 }
 

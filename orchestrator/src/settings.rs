@@ -139,6 +139,12 @@ pub struct RetrySettings {
 }
 
 impl RetrySettings {
+    /// One attempt, no retries (one-off commands such as `unlock`).
+    pub const ONCE: RetrySettings = RetrySettings {
+        attempts: 1,
+        base_delay: Duration::ZERO,
+    };
+
     /// The wait before attempt `attempt + 1`: doubling from `base_delay`,
     /// plus up to 50% jitter.
     pub fn delay(&self, attempt: u32) -> Duration {

@@ -469,21 +469,8 @@ impl Steps<'_> {
 
     /// `terraform show -json` of the saved plan into the redacted `plan.json`.
     async fn write_plan_json(&mut self) -> Result<(), StepError> {
-        let show = vec![
-            "show".to_string(),
-            "-json".into(),
-            "-no-color".into(),
-            self.ws.plan.display().to_string(),
-        ];
-        let shown = self.run(&show, &[0], true).await?;
-        let redacted = self.redactor.redact(&shown.stdout);
-        let plan: Value = serde_json::from_str(&redacted)
-            .map_err(|e| StepError::new(format!("terraform show -json printed no JSON: {e}")))?;
-        std::fs::write(
-            &self.ws.plan_json,
-            serde_json::to_vec_pretty(&plan).unwrap_or_default(),
-        )?;
-        Ok(())
+        let shown = self.run(&show_plan_args(self.ws), &[0], true).await?;
+        save_plan_json(&shown.stdout, self.redactor, self.ws).map_err(StepError::new)
     }
 
     /// `terraform apply -json`. Only a held lock is retried: after any
@@ -507,6 +494,29 @@ impl Steps<'_> {
         }
         Ok(self.run(&args, &[0], false).await?.ui)
     }
+}
+
+/// `terraform show -json` of the tenant's saved plan.
+pub fn show_plan_args(ws: &TenantWorkspace) -> Vec<String> {
+    vec![
+        "show".to_string(),
+        "-json".into(),
+        "-no-color".into(),
+        ws.plan.display().to_string(),
+    ]
+}
+
+/// `show -json`'s output, redacted (it prints variable values in clear),
+/// as the tenant's `plan.json`.
+pub fn save_plan_json(
+    shown: &str,
+    redactor: &Redactor,
+    ws: &TenantWorkspace,
+) -> Result<(), String> {
+    let plan: Value = serde_json::from_str(&redactor.redact(shown))
+        .map_err(|e| format!("terraform show -json printed no JSON: {e}"))?;
+    let text = serde_json::to_vec_pretty(&plan).unwrap_or_default();
+    std::fs::write(&ws.plan_json, text).map_err(|e| format!("{}: {e}", ws.plan_json.display()))
 }
 
 /// What `terraform apply` applies.

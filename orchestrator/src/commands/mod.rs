@@ -37,7 +37,7 @@ async fn dispatch(global: &Global, printer: &Printer, command: Command) -> anyho
         Command::Apply(args) => apply::run(global, printer, args).await,
         Command::Drift(args) => drift::run(global, printer, args).await,
         Command::Destroy(args) => destroy::run(global, printer, args).await,
-        Command::Runs(args) => runs::run(printer, args).await,
+        Command::Runs(args) => runs::run(global, printer, args).await,
         Command::Unlock(args) => unlock::run(global, printer, args).await,
         Command::Pipeline(cmd) => pipeline::run(global, printer, cmd).await,
         Command::Gitlab(cmd) => gitlab::run(printer, cmd).await,

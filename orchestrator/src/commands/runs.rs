@@ -1,11 +1,18 @@
 //! `saasctl runs`: list past runs, or show one (`runs show ID`).
 
 use crate::cli::{RunsArgs, RunsCommand};
-use crate::exit::Outcome;
+use crate::discovery::open_registry;
+use crate::exit::{CliError, Outcome};
+use crate::fanout::terraform_for_run;
+use crate::redact::Redactor;
 use crate::render::{self, table::Table, Printer};
+use crate::runner::Invocation;
 use crate::runs::{write_atomic, RunStore, TenantResult, REPORT_HTML};
+use crate::settings::{Global, RetrySettings};
+use crate::tenant_job::{save_plan_json, show_plan_args};
+use crate::workspace::RunWorkspace;
 
-pub async fn run(printer: &Printer, args: RunsArgs) -> anyhow::Result<Outcome> {
+pub async fn run(global: &Global, printer: &Printer, args: RunsArgs) -> anyhow::Result<Outcome> {
     let store = RunStore::new(&args.runs_dir);
     let format = args.output.output.into();
     match args.command {
@@ -37,7 +44,12 @@ pub async fn run(printer: &Printer, args: RunsArgs) -> anyhow::Result<Outcome> {
                 table
             })?;
         }
-        Some(RunsCommand::Show { id, html: true }) => {
+        Some(RunsCommand::Show {
+            id,
+            plan_json: Some(tenant),
+            ..
+        }) => plan_json(global, printer, &store, &id, &tenant).await?,
+        Some(RunsCommand::Show { id, html: true, .. }) => {
             let report = store.load(&id)?;
             let path = store.run_dir(&id).join(REPORT_HTML);
             if !path.is_file() {
@@ -46,10 +58,56 @@ pub async fn run(printer: &Printer, args: RunsArgs) -> anyhow::Result<Outcome> {
             }
             printer.out(&format!("{}\n", std::path::absolute(&path)?.display()))?;
         }
-        Some(RunsCommand::Show { id, html: false }) => {
+        Some(RunsCommand::Show {
+            id, html: false, ..
+        }) => {
             let report = store.load(&id)?;
             render::report::print(printer, format, &report, &store.run_dir(&id))?;
         }
     }
     Ok(Outcome::Clean)
+}
+
+/// `runs show RUN --plan-json TENANT`: the tenant's `plan.json`, made from
+/// its saved plan on first use (one `terraform show -json`, redacted with
+/// the tenant's secrets from the registry).
+async fn plan_json(
+    global: &Global,
+    printer: &Printer,
+    store: &RunStore,
+    run_id: &str,
+    tenant_id: &str,
+) -> anyhow::Result<()> {
+    saas_registry::validate::slug("tenant", tenant_id)?;
+    store.load(run_id)?;
+    let workspace = RunWorkspace::new(std::path::absolute(store.run_dir(run_id))?);
+    let ws = workspace.tenant(tenant_id);
+    if !ws.plan.is_file() {
+        return Err(
+            CliError::NotFound(format!("run {run_id} has no saved plan for {tenant_id}")).into(),
+        );
+    }
+    if !ws.plan_json.is_file() {
+        let binary = crate::runner::find_terraform(global.terraform.as_deref())?;
+        let registry = open_registry(global).await?;
+        let tenant = registry.require_tenant(tenant_id).await?;
+        let redactor = Redactor::for_values(tenant.sensitive_variables.values());
+        let terraform =
+            terraform_for_run(binary, global, &workspace, &registry, RetrySettings::ONCE)?;
+        let config_dir = workspace.config_dir();
+        let inv = Invocation {
+            config_dir: &config_dir,
+            data_dir: &ws.data_dir,
+            secret_env: &[],
+            log: &ws.log,
+            redactor: &redactor,
+            tenant: tenant_id,
+        };
+        let shown = terraform
+            .run_retrying(&inv, &show_plan_args(&ws), &[0], false)
+            .await?;
+        save_plan_json(&shown.out.stdout, &redactor, &ws).map_err(anyhow::Error::msg)?;
+    }
+    printer.out(&std::fs::read_to_string(&ws.plan_json)?)?;
+    Ok(())
 }

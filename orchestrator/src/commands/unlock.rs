@@ -90,11 +90,7 @@ pub async fn run(global: &Global, printer: &Printer, args: UnlockArgs) -> anyhow
         std::path::absolute(".saas/runs")?.join(format!("unlock-{}", new_run_id())),
     );
     std::fs::create_dir_all(&workspace.dir)?;
-    let once = RetrySettings {
-        attempts: 1,
-        base_delay: std::time::Duration::ZERO,
-    };
-    let terraform = terraform_for_run(binary, global, &workspace, &registry, once)?;
+    let terraform = terraform_for_run(binary, global, &workspace, &registry, RetrySettings::ONCE)?;
     workspace.mirror_stack(&stack.root, &stack.rel)?;
     install_providers(&terraform, &workspace).await?;
     let ws = workspace.tenant(&tenant.id);

@@ -122,6 +122,15 @@ async fn changed_skips_exactly_the_tenants_nothing_changed_for() {
     let (f, s) = (fleet.clone(), stack.clone());
     spawn_blocking(move || {
         assert_eq!(plan_changed(&f, &s, "p2", 2), ["c1", "c2", "c3"]);
+        // The full plan JSON only on demand, redacted, from the saved plan.
+        for _ in 0..2 {
+            let out = f.expect(&["runs", "show", "p2", "--plan-json", "c1"], 0);
+            let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(plan["resource_changes"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty()));
+        }
+        f.expect(&["runs", "show", "p2", "--plan-json", "c4"], 66);
         // A module file, the lock file, the stack itself: every tenant.
         for (n, file) in [
             repo.join("modules/network/main.tf"),
