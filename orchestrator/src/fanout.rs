@@ -6,13 +6,16 @@
 //! result. Command-line values arrive already checked, in `FanoutSettings`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::Context;
 use saas_registry::{Registry, RegistryLocation, Tenant};
 
+use crate::changed::{
+    record_store, saved_fingerprints, skip_unchanged, tenant_fingerprints, unchanged_tenants,
+};
 use crate::discovery::{discover, only_new, open_registry};
 use crate::exit::{CliError, Outcome};
-use crate::fingerprint::{self, RecordStore};
 use crate::init_template::InitTemplate;
 use crate::mirror;
 use crate::pool::{self, PoolSettings, Slot, Wave};
@@ -20,14 +23,14 @@ use crate::progress::Progress;
 use crate::redact::Redactor;
 use crate::render::{self, Printer};
 use crate::rollout;
-use crate::runner::{self, Invocation, RetrySettings, TerraformSettings};
+use crate::runner::{self, Invocation, TerraformSettings};
 use crate::runs::{
     new_run_id, now_rfc3339, write_atomic, RunReport, RunStatus, RunStore, TenantReport,
     TenantResult, JUNIT_FILE, REPORT_HTML,
 };
-use crate::settings::{FanoutSettings, Global, RunStart};
+use crate::settings::{FanoutSettings, Global, RetrySettings, RunStart, StackLocation};
 use crate::tenant_job::{run_tenant, JobContext, Operation, SavedPlans, TenantOutcome};
-use crate::workspace::{self, RunWorkspace};
+use crate::workspace::RunWorkspace;
 
 /// Runs the settings' operation over the selected tenants.
 pub async fn run(
@@ -125,10 +128,7 @@ async fn prepare(
     }
     let needs_records = s.changed || matches!(s.operation, Operation::Apply | Operation::Destroy);
     let records = match needs_records && !tenants.is_empty() {
-        true => Some(RecordStore::new(crate::aws::s3_client(
-            &crate::aws::sdk_config(&application.state.region).await,
-            &global.endpoints,
-        ))),
+        true => Some(record_store(global, &application).await),
         false => None,
     };
     if let (true, Some(records)) = (s.changed, &records) {
@@ -160,89 +160,39 @@ async fn prepare(
     })
 }
 
-/// Each tenant's fingerprint over the run's stack (after its one init).
-fn tenant_fingerprints(
-    workspace: &RunWorkspace,
+/// `--changed` outside a run (`pipeline gitlab --changed`): the tenants
+/// whose fingerprint differs from their applied record, after one provider
+/// install in a scratch run directory under `runs_dir`.
+pub async fn changed_tenants(
+    global: &Global,
+    stack: &StackLocation,
+    runs_dir: &Path,
+    registry: &Registry,
     application: &saas_registry::Application,
-    tenants: &BTreeMap<String, Tenant>,
-    terraform_version: &str,
-) -> anyhow::Result<BTreeMap<String, String>> {
-    let stack = fingerprint::stack_fingerprint(
-        &workspace.config_dir(),
-        &workspace.init_data_dir(),
-        terraform_version,
-    )
-    .context("fingerprinting the stack")?;
-    let mut out = BTreeMap::new();
-    for (id, tenant) in tenants {
-        let backend = saas_registry::derive_backend(application, id)?;
-        let var_file = workspace::var_file_json(tenant);
-        out.insert(
-            id.clone(),
-            fingerprint::tenant_fingerprint(&stack, &var_file, tenant, &backend),
-        );
-    }
-    Ok(out)
-}
-
-/// The fingerprints a plan run saw, for the apply of its saved plans.
-fn saved_fingerprints(store: &RunStore, plan_run: &str) -> BTreeMap<String, String> {
-    store.load(plan_run).map_or_else(
-        |_| BTreeMap::new(),
-        |plan| {
-            plan.tenants
-                .into_iter()
-                .filter_map(|t| Some((t.tenant, t.fingerprint?)))
-                .collect()
-        },
-    )
-}
-
-/// `--changed`: the tenants whose applied record holds today's fingerprint,
-/// with the run that applied it. No record, or one that cannot be read, and
-/// the tenant is planned.
-async fn unchanged_tenants(
-    records: &RecordStore,
-    application: &saas_registry::Application,
-    fingerprints: &BTreeMap<String, String>,
-    tenants: &BTreeMap<String, Tenant>,
+    tenants: Vec<Tenant>,
     printer: &Printer,
-) -> anyhow::Result<BTreeMap<String, String>> {
-    use futures::StreamExt;
-    let reads = tenants.keys().map(|id| async move {
-        let backend = saas_registry::derive_backend(application, id).ok()?;
-        match records.read(&backend).await {
-            Ok(record) => record
-                .filter(|r| fingerprints.get(id) == Some(&r.fingerprint))
-                .map(|r| (id.clone(), r.run_id)),
-            Err(err) => {
-                printer.warning(format_args!("{err}; planning tenant {id}"));
-                None
-            }
-        }
-    });
-    Ok(futures::stream::iter(reads)
-        .buffer_unordered(32)
-        .filter_map(|found| async move { found })
-        .collect()
-        .await)
-}
-
-/// Marks `unchanged` tenants in the report and takes them out of the waves.
-fn skip_unchanged(
-    unchanged: &BTreeMap<String, String>,
-    report: &mut RunReport,
-    waves: &mut [Wave<String>],
-) {
-    for (id, run) in unchanged {
-        if let Some(entry) = report.tenant_mut(id) {
-            entry.result = TenantResult::Unchanged;
-            entry.last_applied_run = Some(run.clone());
-        }
+) -> anyhow::Result<Vec<Tenant>> {
+    if tenants.is_empty() {
+        return Ok(tenants);
     }
-    for wave in waves {
-        wave.items.retain(|id| !unchanged.contains_key(id));
-    }
+    let binary = runner::find_terraform(global.terraform.as_deref())?;
+    let workspace =
+        RunWorkspace::new(std::path::absolute(runs_dir)?.join(format!("changed-{}", new_run_id())));
+    std::fs::create_dir_all(&workspace.dir)?;
+    let terraform = terraform_for_run(binary, global, &workspace, registry, RetrySettings::ONCE)?;
+    workspace.mirror_stack(&stack.root, &stack.rel)?;
+    install_providers(&terraform, &workspace).await?;
+    let version = runner::terraform_version(&terraform.binary).await;
+    let by_id: BTreeMap<String, Tenant> = tenants.into_iter().map(|t| (t.id.clone(), t)).collect();
+    let version = version.as_deref().unwrap_or("unknown");
+    let fingerprints = tenant_fingerprints(&workspace, application, &by_id, version)?;
+    let records = record_store(global, application).await;
+    let unchanged =
+        unchanged_tenants(&records, application, &fingerprints, &by_id, printer).await?;
+    Ok(by_id
+        .into_values()
+        .filter(|t| !unchanged.contains_key(&t.id))
+        .collect())
 }
 
 /// How Terraform runs for every tenant of a run: the binary, the plugin

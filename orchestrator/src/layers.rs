@@ -19,7 +19,7 @@ const LAYERS: [&[&str]; 10] = [
     &["settings", "runs", "policy"],
     &["workspace", "runner", "rollout", "discovery", "bootstrap"],
     &["tenant_job", "render"],
-    &["progress", "pipeline"],
+    &["progress", "pipeline", "changed"],
     &["fanout"],
     &["cli"],
     &["resolve"],

@@ -6,6 +6,7 @@ use clap::Parser;
 
 mod aws;
 mod bootstrap;
+mod changed;
 mod cli;
 mod commands;
 mod discovery;
