@@ -37,20 +37,29 @@ async fn gitlab(global: &GlobalArgs, args: PipelineGitlabArgs) -> anyhow::Result
     };
     let waves = waves::resolve(args.waves.as_deref(), &tenants)?;
     let shard_dir = shard_dir(&args.out);
+    let stack = slash_path(&args.stack);
+    let lock_file = args
+        .stack
+        .join(pipeline::LOCK_FILE)
+        .is_file()
+        .then(|| format!("{stack}/{}", pipeline::LOCK_FILE));
     let settings = GeneratorSettings {
         application: application.name.clone(),
-        stack: slash_path(&args.stack),
+        stack,
         status: args.selection.status.clone(),
         registry: global.registry.clone(),
         image: args.image.clone(),
         apply: args.apply,
         manual_waves: args.manual_waves.iter().cloned().collect(),
         max_jobs_per_pipeline: args.max_jobs_per_pipeline,
+        tenants_per_job: usize::from(args.tenants_per_job),
+        batch_jobs: args.batch_jobs.map(usize::from),
+        lock_file,
         shard_dir: shard_dir.clone().unwrap_or_default(),
         generate_job: args.generate_job.clone(),
     };
     let generated = pipeline::generate(&settings, &waves).map_err(|err| match err {
-        PipelineError::Yaml(_) => anyhow::Error::from(err),
+        PipelineError::Yaml(_) | PipelineError::Quote(_) => anyhow::Error::from(err),
         PipelineError::InvalidTenant(invalid) => invalid.into(),
         other => CliError::Usage(other.to_string()).into(),
     })?;
@@ -106,15 +115,19 @@ fn report_written(
         .iter()
         .map(|w| format!("{} {}", w.name, w.tenants.len()))
         .collect();
+    let jobs = format!(
+        "{} jobs, {} tenants per job",
+        generated.jobs, args.tenants_per_job
+    );
     if generated.shards.is_empty() {
         eprintln!(
-            "wrote {out}: {} tenants of {application}, waves: {}",
+            "wrote {out}: {} tenants of {application} in {jobs}, waves: {}",
             generated.tenants,
             plan.join(", ")
         );
     } else {
         eprintln!(
-            "wrote router {out} and {} shard pipelines under {shard_dir}/: {} tenants of {application}, waves: {}",
+            "wrote router {out} and {} shard pipelines under {shard_dir}/: {} tenants of {application} in {jobs}, waves: {}",
             generated.shards.len(),
             generated.tenants,
             plan.join(", ")
@@ -164,8 +177,20 @@ fn slash_path(path: &Path) -> String {
     }
 }
 
+/// `--expect` and the ids in `--expect-file`, in that order.
+fn expected_tenants(args: &PipelineReportArgs) -> anyhow::Result<Vec<String>> {
+    let mut expected: Vec<String> = args.expect.clone();
+    if let Some(file) = &args.expect_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| CliError::NotFound(format!("--expect-file {}: {e}", file.display())))?;
+        expected.extend(text.split_whitespace().map(str::to_string));
+    }
+    expected.retain(|t| !t.is_empty());
+    Ok(expected)
+}
+
 fn rollup(args: PipelineReportArgs) -> anyhow::Result<Outcome> {
-    let expected: Vec<String> = args.expect.into_iter().filter(|t| !t.is_empty()).collect();
+    let expected = expected_tenants(&args)?;
     for id in &expected {
         saas_registry::validate::slug("tenant", id)?;
     }
