@@ -355,6 +355,23 @@ pub struct PipelineGitlabArgs {
     /// Most jobs in one pipeline before sharding [GitLab.com Free: 500].
     #[arg(long, default_value_t = crate::pipeline::limits::DEFAULT_MAX_JOBS_PER_PIPELINE)]
     pub max_jobs_per_pipeline: usize,
+    /// Tenants per plan/apply job: each job runs them with the local pool (1: a job per tenant).
+    #[arg(
+        long,
+        env = "SAAS_TENANTS_PER_JOB",
+        default_value_t = 1,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    pub tenants_per_job: u16,
+    /// Only jobs for tenants whose stack, modules, lock file, Terraform
+    /// version or inputs changed since their last apply (`plan --changed`;
+    /// runs one provider install here, so the generating job needs terraform).
+    #[arg(long)]
+    pub changed: bool,
+    /// Tenants a batched job runs at once (its `saasctl plan -j`) [default: the runner's cores].
+    #[arg(long, value_name = "J", value_parser = clap::value_parser!(u16).range(1..))]
+    pub batch_jobs: Option<u16>,
     /// Image for every generated job (`default: image:`); child pipelines do not inherit the parent's.
     #[arg(long)]
     pub image: Option<String>,
@@ -391,6 +408,9 @@ pub struct PipelineReportArgs {
     /// Tenants the pipeline ran (comma-separated); any without a result counts as not started.
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     pub expect: Vec<String>,
+    /// A file of expected tenant ids, one a line (for lists too long for one argument).
+    #[arg(long, value_name = "FILE")]
+    pub expect_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,10 +9,11 @@ use saas_registry::TenantStatus;
 use crate::cli::{PipelineCommand, PipelineGitlabArgs, PipelineReportArgs, ReportFormat};
 use crate::discovery::{discover, only_new, open_registry};
 use crate::exit::{CliError, Outcome};
+use crate::fanout;
 use crate::pipeline::{self, report, waves, GeneratorSettings, PipelineError};
 use crate::render::{html, Printer};
 use crate::runs::write_atomic;
-use crate::settings::Global;
+use crate::settings::{Global, StackLocation};
 
 pub async fn run(
     global: &Global,
@@ -30,37 +31,51 @@ async fn gitlab(
     printer: &Printer,
     args: PipelineGitlabArgs,
 ) -> anyhow::Result<Outcome> {
-    if !args.stack.is_dir() {
-        return Err(CliError::NotFound(format!(
-            "stack directory {} does not exist",
-            args.stack.display()
-        ))
-        .into());
-    }
+    let stack_location = StackLocation::resolve(&args.stack, None)?;
     let selection = args.selection.resolve(TenantStatus::Active)?;
     let registry = open_registry(global).await?;
-    let (application, tenants) = discover(&registry, &selection).await?;
-    let tenants = if selection.new_only {
-        only_new(&global.endpoints, &application, tenants).await?
-    } else {
-        tenants
-    };
+    let (application, mut tenants) = discover(&registry, &selection).await?;
+    if selection.new_only {
+        tenants = only_new(&global.endpoints, &application, tenants).await?;
+    }
+    if args.changed {
+        let runs = Path::new(pipeline::RUNS_DIR);
+        tenants = fanout::changed_tenants(
+            global,
+            &stack_location,
+            runs,
+            &registry,
+            &application,
+            tenants,
+            printer,
+        )
+        .await?;
+    }
     let waves = waves::resolve(args.waves.as_deref(), &tenants)?;
     let shard_dir = shard_dir(&args.out);
+    let stack = slash_path(&args.stack);
+    let lock_file = args
+        .stack
+        .join(pipeline::LOCK_FILE)
+        .is_file()
+        .then(|| format!("{stack}/{}", pipeline::LOCK_FILE));
     let settings = GeneratorSettings {
         application: application.name.clone(),
-        stack: slash_path(&args.stack),
+        stack,
         status: args.selection.status.map(|s| s.to_string()),
         registry: global.registry_flag.clone(),
         image: args.image.clone(),
         apply: args.apply.into(),
         manual_waves: args.manual_waves.iter().cloned().collect(),
         max_jobs_per_pipeline: args.max_jobs_per_pipeline,
+        tenants_per_job: usize::from(args.tenants_per_job),
+        batch_jobs: args.batch_jobs.map(usize::from),
+        lock_file,
         shard_dir: shard_dir.clone().unwrap_or_default(),
         generate_job: args.generate_job.clone(),
     };
     let generated = pipeline::generate(&settings, &waves).map_err(|err| match err {
-        PipelineError::Yaml(_) => anyhow::Error::from(err),
+        PipelineError::Yaml(_) | PipelineError::Quote(_) => anyhow::Error::from(err),
         PipelineError::InvalidTenant(invalid) => invalid.into(),
         other => CliError::Usage(other.to_string()).into(),
     })?;
@@ -118,15 +133,19 @@ fn report_written(
         .iter()
         .map(|w| format!("{} {}", w.name, w.tenants.len()))
         .collect();
+    let jobs = format!(
+        "{} jobs, {} tenants per job",
+        generated.jobs, args.tenants_per_job
+    );
     if generated.shards.is_empty() {
         printer.line(format_args!(
-            "wrote {out}: {} tenants of {application}, waves: {}",
+            "wrote {out}: {} tenants of {application} in {jobs}, waves: {}",
             generated.tenants,
             plan.join(", ")
         ));
     } else {
         printer.line(format_args!(
-            "wrote router {out} and {} shard pipelines under {shard_dir}/: {} tenants of {application}, waves: {}",
+            "wrote router {out} and {} shard pipelines under {shard_dir}/: {} tenants of {application} in {jobs}, waves: {}",
             generated.shards.len(),
             generated.tenants,
             plan.join(", ")
@@ -176,8 +195,20 @@ fn slash_path(path: &Path) -> String {
     }
 }
 
+/// `--expect` and the ids in `--expect-file`, in that order.
+fn expected_tenants(args: &PipelineReportArgs) -> anyhow::Result<Vec<String>> {
+    let mut expected: Vec<String> = args.expect.clone();
+    if let Some(file) = &args.expect_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| CliError::NotFound(format!("--expect-file {}: {e}", file.display())))?;
+        expected.extend(text.split_whitespace().map(str::to_string));
+    }
+    expected.retain(|t| !t.is_empty());
+    Ok(expected)
+}
+
 fn rollup(printer: &Printer, args: PipelineReportArgs) -> anyhow::Result<Outcome> {
-    let expected: Vec<String> = args.expect.into_iter().filter(|t| !t.is_empty()).collect();
+    let expected = expected_tenants(&args)?;
     for id in &expected {
         saas_registry::validate::slug("tenant", id)?;
     }

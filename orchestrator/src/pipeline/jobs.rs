@@ -1,289 +1,260 @@
-//! The jobs of one pipeline file: per-tenant `plan:`/`apply:` jobs, wave
-//! gates, the roll-up `report` job, the router's shard triggers.
+//! The Terraform jobs of a pipeline file: `plan:`/`apply:` per batch of
+//! tenants (a batch of one is today's job per tenant), and the hidden
+//! template they extend, which carries the provider plugin cache.
 
-use serde_yaml::Value;
+use serde::Serialize;
 
-use crate::render::gitlab::{map, shell_quote, string, strings};
 use crate::settings::ApplyMode;
 
-use super::{GeneratorSettings, RUNS_DIR};
+use super::batches::Batch;
+use super::{GeneratorSettings, PipelineError, RUNS_DIR};
 use crate::runs::{JUNIT_FILE, REPORT_FILE};
 use crate::workspace::{GITLAB_REPORT, LOG_FILE, PLAN_FILE, PLAN_JSON};
 
-/// A job as (name, body).
-pub type Job = (String, Value);
+/// The hidden job every plan and apply job `extends`.
+pub const TERRAFORM_TEMPLATE: &str = ".saas-terraform";
+/// Terraform's provider plugin cache, relative to the project directory.
+pub const PLUGIN_CACHE_DIR: &str = ".saas/plugin-cache";
+/// Lock file name GitLab hashes for the cache key.
+pub const LOCK_FILE: &str = ".terraform.lock.hcl";
 
-pub fn plan_job_name(tenant: &str) -> String {
-    format!("plan:{tenant}")
+const EXPIRE_IN: &str = "30 days";
+/// An apply `needs` its own plan only: far inside GitLab's limit.
+const NEEDS_PER_APPLY: usize = 1;
+const _: () = assert!(NEEDS_PER_APPLY <= super::limits::MAX_NEEDS_PER_JOB);
+
+#[derive(Serialize)]
+pub struct Template {
+    variables: TemplateVariables,
+    cache: Cache,
 }
 
-pub fn apply_job_name(tenant: &str) -> String {
-    format!("apply:{tenant}")
+#[derive(Serialize)]
+struct TemplateVariables {
+    #[serde(rename = "TF_PLUGIN_CACHE_DIR")]
+    plugin_cache_dir: String,
 }
 
-/// Run ids: one run per tenant and step, so artifacts of many jobs unpack
-/// side by side in the report job without overwriting each other.
-fn plan_run(tenant: &str) -> String {
-    format!("$CI_PIPELINE_ID-{tenant}")
+#[derive(Serialize)]
+struct Cache {
+    key: CacheKey,
+    paths: [String; 1],
 }
 
-fn apply_run(tenant: &str) -> String {
-    format!("$CI_PIPELINE_ID-{tenant}-apply")
+#[derive(Serialize)]
+#[serde(untagged)]
+enum CacheKey {
+    /// Changes whenever the committed lock file does.
+    Files { files: [String; 1] },
+    /// No lock file: one cache per stack.
+    Name(String),
 }
 
-/// The shared part of `saasctl plan|apply` for one tenant.
-fn tenant_command(settings: &GeneratorSettings, verb: &str, tenant: &str, run_id: &str) -> String {
-    let mut words = vec![
-        "saasctl".to_string(),
-        verb.to_string(),
-        "--application".into(),
-        shell_quote(&settings.application),
-        "--stack".into(),
-        shell_quote(&settings.stack),
-        "--tenant".into(),
-        shell_quote(tenant),
-    ];
-    if let Some(status) = &settings.status {
-        words.push("--status".into());
-        words.push(shell_quote(status));
+/// `.saas-terraform`: `TF_PLUGIN_CACHE_DIR` in the project directory and a
+/// GitLab cache of it, keyed on the stack's lock file when it has one.
+pub fn template(settings: &GeneratorSettings) -> Template {
+    let key = match &settings.lock_file {
+        Some(path) => CacheKey::Files {
+            files: [path.clone()],
+        },
+        None => CacheKey::Name(format!(
+            "saas-providers-{}",
+            super::waves::sanitize(&settings.stack)
+        )),
+    };
+    Template {
+        variables: TemplateVariables {
+            plugin_cache_dir: format!("$CI_PROJECT_DIR/{PLUGIN_CACHE_DIR}"),
+        },
+        cache: Cache {
+            key,
+            paths: [format!("{PLUGIN_CACHE_DIR}/")],
+        },
     }
-    words.push("--run-id".into());
-    words.push(format!("\"{run_id}\""));
-    words.join(" ")
 }
 
-fn resource_group(settings: &GeneratorSettings, tenant: &str) -> Value {
-    string(format!("saas/{}/{tenant}", settings.application))
+/// A plan or apply job of one batch.
+#[derive(Serialize)]
+pub struct TerraformJob {
+    stage: String,
+    extends: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    needs: Option<[Need; NEEDS_PER_APPLY]>,
+    resource_group: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    when: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_failure: Option<bool>,
+    script: [String; 1],
+    artifacts: Artifacts,
 }
 
-/// Artifacts of a run: its report and JUnit file, and the tenant's `files`.
-/// Only these: the run directory also holds provider caches.
-fn run_artifacts(
+#[derive(Serialize)]
+struct Need {
+    job: String,
+    artifacts: bool,
+}
+
+#[derive(Serialize)]
+struct Artifacts {
     name: String,
-    run: &str,
-    tenant: &str,
-    files: &[&str],
-    terraform_report: bool,
-) -> Value {
-    let dir = format!("{RUNS_DIR}/{run}");
-    let mut paths = vec![
-        format!("{dir}/{REPORT_FILE}"),
-        format!("{dir}/{JUNIT_FILE}"),
-    ];
-    paths.extend(files.iter().map(|f| format!("{dir}/{tenant}/{f}")));
-    let mut reports = vec![("junit", string(format!("{dir}/{JUNIT_FILE}")))];
-    if terraform_report {
-        reports.insert(
-            0,
-            (
-                "terraform",
-                string(format!("{dir}/{tenant}/{GITLAB_REPORT}")),
-            ),
-        );
-    }
-    map([
-        ("name", string(name)),
-        ("when", string("always")),
-        ("expire_in", string("30 days")),
-        ("paths", strings(paths)),
-        ("reports", map(reports)),
-    ])
+    when: &'static str,
+    expire_in: &'static str,
+    paths: Vec<String>,
+    reports: Reports,
 }
 
-/// `plan:<tenant>`: plans into its own run and keeps the plan as an
-/// artifact. Exit code 2 (changes present) is success here: the apply job
+#[derive(Serialize)]
+struct Reports {
+    /// One `tfplan.report.json` per tenant: the merge request widget.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    terraform: Vec<String>,
+    junit: String,
+}
+
+pub fn plan_job_name(batch: &Batch<'_>) -> String {
+    format!("plan:{}", batch.label())
+}
+
+pub fn apply_job_name(batch: &Batch<'_>) -> String {
+    format!("apply:{}", batch.label())
+}
+
+/// Run ids: one run per batch and step, named by the batch's first tenant,
+/// so artifacts of many jobs unpack side by side in the report job.
+fn plan_run(batch: &Batch<'_>) -> String {
+    format!("$CI_PIPELINE_ID-{}", batch.first())
+}
+
+fn apply_run(batch: &Batch<'_>) -> String {
+    format!("$CI_PIPELINE_ID-{}-apply", batch.first())
+}
+
+/// `saasctl plan|apply` for the batch's tenants, run by the local pool.
+fn batch_command(
+    settings: &GeneratorSettings,
+    verb: &str,
+    batch: &Batch<'_>,
+    run_id: &str,
+) -> Result<String, PipelineError> {
+    let mut words = vec![
+        "saasctl",
+        verb,
+        "--application",
+        &settings.application,
+        "--stack",
+        &settings.stack,
+    ];
+    for tenant in batch.tenants {
+        words.extend(["--tenant", tenant.as_str()]);
+    }
+    if let Some(status) = &settings.status {
+        words.extend(["--status", status.as_str()]);
+    }
+    let jobs = settings.batch_jobs.map(|j| j.to_string());
+    if let (Some(jobs), true) = (&jobs, batch.tenants.len() > 1) {
+        words.extend(["-j", jobs.as_str()]);
+    }
+    let mut command = shlex::try_join(words)?;
+    // Double quotes: the shell expands the pipeline id.
+    command.push_str(&format!(" --run-id \"{run_id}\""));
+    Ok(command)
+}
+
+/// `resource_group`: one per batch. A batch of one is named by its tenant;
+/// a larger one by its first and last tenant, which is stable for as long
+/// as the selection is (see docs/gitlab.md on two pipelines at once).
+fn resource_group(settings: &GeneratorSettings, batch: &Batch<'_>) -> String {
+    format!("saas/{}/{}", settings.application, batch.label())
+}
+
+/// The run's report and JUnit file, and each tenant's `files`. Only these:
+/// the run directory also holds provider caches.
+fn artifacts(name: String, run: &str, batch: &Batch<'_>, files: &[&str], plan: bool) -> Artifacts {
+    let dir = format!("{RUNS_DIR}/{run}");
+    let mut paths = Vec::with_capacity(2 + files.len() * batch.tenants.len());
+    paths.push(format!("{dir}/{REPORT_FILE}"));
+    paths.push(format!("{dir}/{JUNIT_FILE}"));
+    for tenant in batch.tenants {
+        paths.extend(files.iter().map(|f| format!("{dir}/{tenant}/{f}")));
+    }
+    let terraform = match plan {
+        true => batch
+            .tenants
+            .iter()
+            .map(|t| format!("{dir}/{t}/{GITLAB_REPORT}"))
+            .collect(),
+        false => Vec::new(),
+    };
+    Artifacts {
+        name,
+        when: "always",
+        expire_in: EXPIRE_IN,
+        paths,
+        reports: Reports {
+            terraform,
+            junit: format!("{dir}/{JUNIT_FILE}"),
+        },
+    }
+}
+
+/// `plan:<batch>`: plans into its own run and keeps the plans as
+/// artifacts. Exit code 2 (changes present) is success here: the apply job
 /// decides what happens to the changes.
-pub fn plan(settings: &GeneratorSettings, stage: &str, tenant: &str) -> Job {
-    let run = plan_run(tenant);
+pub fn plan(
+    settings: &GeneratorSettings,
+    stage: &str,
+    batch: &Batch<'_>,
+) -> Result<TerraformJob, PipelineError> {
+    let run = plan_run(batch);
     let command = format!(
         "{} || test $? -eq 2",
-        tenant_command(settings, "plan", tenant, &run)
+        batch_command(settings, "plan", batch, &run)?
     );
-    let body = map([
-        ("stage", string(stage)),
-        ("resource_group", resource_group(settings, tenant)),
-        ("script", strings([command])),
-        (
-            "artifacts",
-            run_artifacts(
-                format!("plan-{tenant}"),
-                &run,
-                tenant,
-                &[PLAN_FILE, PLAN_JSON, GITLAB_REPORT, LOG_FILE],
-                true,
-            ),
-        ),
-    ]);
-    (plan_job_name(tenant), body)
+    let files = [PLAN_FILE, PLAN_JSON, GITLAB_REPORT, LOG_FILE];
+    Ok(TerraformJob {
+        stage: stage.to_string(),
+        extends: TERRAFORM_TEMPLATE,
+        needs: None,
+        resource_group: resource_group(settings, batch),
+        when: None,
+        allow_failure: None,
+        script: [command],
+        artifacts: artifacts(format!("plan-{}", batch.first()), &run, batch, &files, true),
+    })
 }
 
-/// `apply:<tenant>`: applies exactly the plan its `needs` job saved.
-pub fn apply(settings: &GeneratorSettings, stage: &str, tenant: &str) -> Job {
-    let run = apply_run(tenant);
+/// `apply:<batch>`: applies exactly the plans its `needs` job saved.
+pub fn apply(
+    settings: &GeneratorSettings,
+    stage: &str,
+    batch: &Batch<'_>,
+) -> Result<TerraformJob, PipelineError> {
+    let run = apply_run(batch);
     let command = format!(
         "{} --from-run \"{}\"",
-        tenant_command(settings, "apply", tenant, &run),
-        plan_run(tenant)
+        batch_command(settings, "apply", batch, &run)?,
+        plan_run(batch)
     );
-    let mut pairs = vec![
-        ("stage", string(stage)),
-        (
-            "needs",
-            Value::Sequence(vec![map([
-                ("job", string(plan_job_name(tenant))),
-                ("artifacts", Value::Bool(true)),
-            ])]),
+    // Blocking when manual: a later wave waits until this apply passed.
+    let manual = settings.apply == ApplyMode::Manual;
+    Ok(TerraformJob {
+        stage: stage.to_string(),
+        extends: TERRAFORM_TEMPLATE,
+        needs: Some([Need {
+            job: plan_job_name(batch),
+            artifacts: true,
+        }]),
+        resource_group: resource_group(settings, batch),
+        when: manual.then_some("manual"),
+        allow_failure: manual.then_some(false),
+        script: [command],
+        artifacts: artifacts(
+            format!("apply-{}", batch.first()),
+            &run,
+            batch,
+            &[LOG_FILE],
+            false,
         ),
-        ("resource_group", resource_group(settings, tenant)),
-    ];
-    if settings.apply == ApplyMode::Manual {
-        // Blocking: a later wave waits until this apply was run and passed.
-        pairs.push(("when", string("manual")));
-        pairs.push(("allow_failure", Value::Bool(false)));
-    }
-    pairs.push(("script", strings([command])));
-    pairs.push((
-        "artifacts",
-        run_artifacts(format!("apply-{tenant}"), &run, tenant, &[LOG_FILE], false),
-    ));
-    (apply_job_name(tenant), map(pairs))
-}
-
-/// A manual, blocking job that holds a wave until someone starts it.
-pub fn gate(wave: &str, stage: &str) -> Job {
-    let body = map([
-        ("stage", string(stage)),
-        ("when", string("manual")),
-        ("allow_failure", Value::Bool(false)),
-        (
-            "script",
-            strings([format!(
-                "echo {}",
-                shell_quote(&format!("wave {wave} approved"))
-            )]),
-        ),
-    ]);
-    (format!("start:{wave}"), body)
-}
-
-/// The roll-up of every earlier job's artifacts (no `needs`: a job without
-/// them downloads the artifacts of all earlier stages, whatever their count):
-/// `report` (markdown in the log, JSON for tools; its exit code is the
-/// release's) and `release-page`, the HTML page alone in its artifacts, so
-/// `expose_as` links the merge request straight to it.
-pub fn rollup(stage: &str, expected: &[String]) -> [Job; 2] {
-    let report = format!(
-        "saasctl pipeline report --artifacts {RUNS_DIR} --expect {}",
-        shell_quote(&expected.join(","))
-    );
-    let artifacts = |extra: Vec<(&str, Value)>, paths: &[&str]| {
-        let mut fields = vec![("when", string("always")), ("expire_in", string("30 days"))];
-        fields.extend(extra);
-        fields.push(("paths", strings(paths.iter().copied())));
-        map(fields)
-    };
-    let summary = map([
-        ("stage", string(stage)),
-        ("when", string("always")),
-        (
-            "script",
-            strings([
-                format!("{report} --format json > saas-report.json || true"),
-                format!(
-                    "code=0; {report} > saas-report.md || code=$?; cat saas-report.md; exit $code"
-                ),
-            ]),
-        ),
-        (
-            "artifacts",
-            artifacts(vec![], &["saas-report.json", "saas-report.md"]),
-        ),
-        (
-            "allow_failure",
-            map([("exit_codes", Value::Sequence(vec![Value::Number(2.into())]))]),
-        ),
-    ]);
-    let page = map([
-        ("stage", string(stage)),
-        ("when", string("always")),
-        (
-            "script",
-            strings([format!("{report} --format html > saas-report.html || true")]),
-        ),
-        (
-            "artifacts",
-            artifacts(
-                vec![("expose_as", string("release page"))],
-                &["saas-report.html"],
-            ),
-        ),
-    ]);
-    [
-        ("report".to_string(), summary),
-        ("release-page".to_string(), page),
-    ]
-}
-
-/// The one job of a pipeline for an empty selection.
-pub fn no_op(message: &str) -> Job {
-    let body = map([
-        ("stage", string("noop")),
-        (
-            "script",
-            strings([format!("echo {}", shell_quote(message))]),
-        ),
-    ]);
-    ("no-tenants".to_string(), body)
-}
-
-/// Router job that takes the shard files from the parent's generate job and
-/// republishes them: `trigger:include:artifact` reads artifacts of a job in
-/// the triggering pipeline only.
-pub fn publish_shards(settings: &GeneratorSettings, stage: &str) -> Job {
-    let body = map([
-        ("stage", string(stage)),
-        (
-            "needs",
-            Value::Sequence(vec![map([
-                ("pipeline", string("$PARENT_PIPELINE_ID")),
-                ("job", string(settings.generate_job.clone())),
-            ])]),
-        ),
-        (
-            "script",
-            strings([format!("ls -l {}", shell_quote(&settings.shard_dir))]),
-        ),
-        (
-            "artifacts",
-            map([
-                ("expire_in", string("30 days")),
-                ("paths", strings([format!("{}/", settings.shard_dir)])),
-            ]),
-        ),
-    ]);
-    (PUBLISH_JOB.to_string(), body)
-}
-
-pub const PUBLISH_JOB: &str = "shards";
-
-/// Router job that runs one shard file as a grandchild pipeline and mirrors
-/// its status (`strategy: depend`), so the next wave waits for it.
-pub fn shard_trigger(name: &str, stage: &str, file: &str) -> Job {
-    let body = map([
-        ("stage", string(stage)),
-        (
-            "trigger",
-            map([
-                (
-                    "include",
-                    Value::Sequence(vec![map([
-                        ("artifact", string(file)),
-                        ("job", string(PUBLISH_JOB)),
-                    ])]),
-                ),
-                ("strategy", string("depend")),
-            ]),
-        ),
-    ]);
-    (format!("shard:{name}"), body)
+    })
 }

@@ -5,27 +5,32 @@
 //! Small selections give one child pipeline. Above `--max-jobs-per-pipeline`
 //! (or GitLab's 5 MB file limit) the child is a router that triggers one
 //! shard pipeline per slice of a wave: parent → router → shards is GitLab's
-//! two-level nesting maximum, and every file stays within the limits in
-//! [`limits`].
+//! two-level nesting maximum. Limits hold by construction: jobs are typed
+//! values written straight to text, and the writer counts jobs and bytes as
+//! it goes (see [`limits`]); the tests parse every file back to check them.
 
+mod batches;
+mod control;
 mod jobs;
 pub mod limits;
 pub mod report;
+mod shards;
 pub mod waves;
 
 use std::collections::BTreeSet;
 
-use serde_yaml::Value;
+use serde::Serialize;
 
-use crate::render::gitlab::{document, map, string, strings};
+use crate::render::gitlab::{CiBlocks, YamlError};
 use crate::settings::ApplyMode;
-use jobs::Job;
+pub use jobs::LOCK_FILE;
 pub use waves::Wave;
 
 /// Where `saasctl plan --run-id` keeps runs, relative to the project directory.
 pub const RUNS_DIR: &str = ".saas/runs";
 
-/// Everything the generator needs besides the waves.
+/// Everything the generator needs besides the waves, which hold the
+/// already-selected tenants (any filter runs before the generator).
 #[derive(Debug, Clone)]
 pub struct GeneratorSettings {
     pub application: String,
@@ -41,6 +46,13 @@ pub struct GeneratorSettings {
     /// Waves that wait for a person (`start:<wave>`, a blocking manual job).
     pub manual_waves: BTreeSet<String>,
     pub max_jobs_per_pipeline: usize,
+    /// Tenants per plan/apply job (1: a job per tenant).
+    pub tenants_per_job: usize,
+    /// `-j` of a batched job's `saasctl plan|apply` [default: its cores].
+    pub batch_jobs: Option<usize>,
+    /// The stack's committed `.terraform.lock.hcl` (relative to the project
+    /// directory): the provider cache's key. `None`: keyed on the stack.
+    pub lock_file: Option<String>,
     /// Directory of the shard files, relative to the project directory.
     pub shard_dir: String,
     /// Parent job that generated the files (the router downloads them from it).
@@ -62,6 +74,8 @@ pub struct GeneratedPipeline {
     /// Shard files (empty unless sharded).
     pub shards: Vec<PipelineFile>,
     pub tenants: usize,
+    /// Jobs in all files together.
+    pub jobs: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +87,9 @@ pub enum PipelineError {
     #[error("the selection cannot fit GitLab's limits: {0}")]
     CannotFit(String),
     #[error("rendering YAML: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] YamlError),
+    #[error("quoting a shell word: {0}")]
+    Quote(#[from] shlex::QuoteError),
 }
 
 /// Generates the pipeline file(s) for `waves` (in rollout order).
@@ -92,8 +108,35 @@ pub fn generate(
             main: empty(settings)?,
             shards: Vec::new(),
             tenants: 0,
+            jobs: 1,
         });
     }
+    check_manual_waves(settings, waves)?;
+    let gates = waves.iter().filter(|w| is_manual(settings, w)).count();
+    let batches: usize = waves
+        .iter()
+        .map(|w| batches::count(w.tenants.len(), settings.tenants_per_job))
+        .sum();
+    if limits::single_pipeline_jobs(batches, gates) <= settings.max_jobs_per_pipeline {
+        if let Some((main, jobs)) = single(settings, waves)? {
+            return Ok(GeneratedPipeline {
+                main,
+                shards: Vec::new(),
+                tenants: total,
+                jobs,
+            });
+        }
+    }
+    let (main, shards, jobs) = shards::sharded(settings, waves, gates)?;
+    Ok(GeneratedPipeline {
+        main,
+        shards,
+        tenants: total,
+        jobs,
+    })
+}
+
+fn check_manual_waves(settings: &GeneratorSettings, waves: &[Wave]) -> Result<(), PipelineError> {
     for name in &settings.manual_waves {
         if !waves.iter().any(|w| &w.name == name) {
             let known: Vec<&str> = waves.iter().map(|w| w.name.as_str()).collect();
@@ -103,31 +146,7 @@ pub fn generate(
             });
         }
     }
-    let gates = waves.iter().filter(|w| is_manual(settings, w)).count();
-    let size = SizeEstimate::measure(settings, &waves[0])?;
-    if limits::single_pipeline_jobs(total, gates) <= settings.max_jobs_per_pipeline
-        && size.bytes(total) <= limits::MAX_FILE_BYTES
-    {
-        let main = single(settings, waves)?;
-        if limits::check_file(&main, settings.max_jobs_per_pipeline).is_ok() {
-            return Ok(GeneratedPipeline {
-                main,
-                shards: Vec::new(),
-                tenants: total,
-            });
-        }
-    }
-    let (main, shards) = sharded(settings, waves, gates, &size)?;
-    for file in &shards {
-        limits::check_file(&file.yaml, settings.max_jobs_per_pipeline)
-            .map_err(|why| PipelineError::CannotFit(format!("{}: {why}", file.path)))?;
-    }
-    limits::check_file(&main, settings.max_jobs_per_pipeline).map_err(PipelineError::CannotFit)?;
-    Ok(GeneratedPipeline {
-        main,
-        shards,
-        tenants: total,
-    })
+    Ok(())
 }
 
 fn is_manual(settings: &GeneratorSettings, wave: &Wave) -> bool {
@@ -155,35 +174,47 @@ fn header(settings: &GeneratorSettings, waves: &[Wave], what: &str) -> Vec<Strin
     vec![
         format!("Generated by `saasctl pipeline gitlab`: {what}. Do not edit; regenerate."),
         format!(
-            "application: {} | stack: {} | tenants: {total} | apply: {apply}",
-            settings.application, settings.stack
+            "application: {} | stack: {} | tenants: {total} | tenants per job: {} | apply: {apply}",
+            settings.application,
+            settings.stack,
+            settings.tenants_per_job.max(1)
         ),
         format!("waves, in order: {}", plan.join(", ")),
     ]
 }
 
-/// Top-level blocks every file shares: `stages`, `variables`, `default`.
-fn preamble(settings: &GeneratorSettings, stages: Vec<String>) -> Vec<(String, Value)> {
-    let mut blocks = vec![("stages".to_string(), strings(stages))];
-    if let Some(url) = &settings.registry {
-        blocks.push((
-            "variables".into(),
-            map([("SAAS_REGISTRY", string(url.clone()))]),
-        ));
-    }
-    if let Some(image) = &settings.image {
-        blocks.push(("default".into(), map([("image", string(image.clone()))])));
-    }
-    blocks
+#[derive(Serialize)]
+struct Variables<'a> {
+    #[serde(rename = "SAAS_REGISTRY")]
+    registry: &'a str,
 }
 
-fn render(
-    header: Vec<String>,
-    mut blocks: Vec<(String, Value)>,
-    jobs: Vec<Job>,
-) -> Result<String, PipelineError> {
-    blocks.extend(jobs);
-    Ok(document(&header, blocks)?)
+#[derive(Serialize)]
+struct Defaults<'a> {
+    image: &'a str,
+}
+
+/// Top-level blocks every file starts with: `stages`, `variables`, `default`.
+fn preamble(settings: &GeneratorSettings, stages: &[String]) -> Result<CiBlocks, PipelineError> {
+    let mut blocks = CiBlocks::new();
+    blocks.keyword("stages", stages)?;
+    if let Some(registry) = &settings.registry {
+        blocks.keyword("variables", &Variables { registry })?;
+    }
+    if let Some(image) = &settings.image {
+        blocks.keyword("default", &Defaults { image })?;
+    }
+    Ok(blocks)
+}
+
+/// The preamble plus the template the Terraform jobs extend.
+fn terraform_preamble(
+    settings: &GeneratorSettings,
+    stages: &[String],
+) -> Result<CiBlocks, PipelineError> {
+    let mut blocks = preamble(settings, stages)?;
+    blocks.keyword(jobs::TERRAFORM_TEMPLATE, &jobs::template(settings))?;
+    Ok(blocks)
 }
 
 fn empty(settings: &GeneratorSettings) -> Result<String, PipelineError> {
@@ -191,14 +222,12 @@ fn empty(settings: &GeneratorSettings) -> Result<String, PipelineError> {
         "saasctl found no tenants of application {} matching the selection, nothing to do",
         settings.application
     );
-    render(
-        vec![
-            "Generated by `saasctl pipeline gitlab`. Do not edit; regenerate.".into(),
-            format!("application: {} | tenants: 0", settings.application),
-        ],
-        preamble(settings, vec!["noop".into()]),
-        vec![jobs::no_op(&message)],
-    )
+    let mut blocks = preamble(settings, &["noop".to_string()])?;
+    control::no_op(&mut blocks, &message)?;
+    Ok(blocks.into_file(&[
+        "Generated by `saasctl pipeline gitlab`. Do not edit; regenerate.".into(),
+        format!("application: {} | tenants: 0", settings.application),
+    ]))
 }
 
 /// Stage names of one wave's tenant jobs in the single-file layout; a lone
@@ -211,243 +240,84 @@ fn wave_stage(waves: &[Wave], settings: &GeneratorSettings, wave: &Wave, step: &
     }
 }
 
-/// Plan and apply jobs of `tenants`, all plans before all applies.
-fn tenant_jobs(
-    settings: &GeneratorSettings,
-    tenants: &[String],
-    plan_stage: &str,
-    apply_stage: &str,
-) -> Vec<Job> {
-    let plans = tenants.iter().map(|t| jobs::plan(settings, plan_stage, t));
-    let applies = tenants
-        .iter()
-        .map(|t| jobs::apply(settings, apply_stage, t));
-    plans.chain(applies).collect()
+/// Plan and apply jobs of one batch, written into separate block lists so
+/// a file can hold all its plans before all its applies.
+#[derive(Default)]
+struct TenantBlocks {
+    plans: CiBlocks,
+    applies: CiBlocks,
+}
+
+impl TenantBlocks {
+    fn push(
+        &mut self,
+        settings: &GeneratorSettings,
+        stages: (&str, &str),
+        batch: &batches::Batch<'_>,
+    ) -> Result<(), PipelineError> {
+        let plan = jobs::plan(settings, stages.0, batch)?;
+        self.plans.job(&jobs::plan_job_name(batch), &plan)?;
+        let apply = jobs::apply(settings, stages.1, batch)?;
+        self.applies.job(&jobs::apply_job_name(batch), &apply)?;
+        Ok(())
+    }
+
+    fn bytes(&self) -> usize {
+        self.plans.bytes() + self.applies.bytes()
+    }
+
+    fn extend(&mut self, other: &TenantBlocks) {
+        self.plans.append(&other.plans);
+        self.applies.append(&other.applies);
+    }
+
+    fn append_to(&self, blocks: &mut CiBlocks) {
+        blocks.append(&self.plans);
+        blocks.append(&self.applies);
+    }
 }
 
 /// One child pipeline: per wave an optional gate stage, a plan stage and an
 /// apply stage. Plans carry no `needs`, so each wave's plans wait for every
-/// earlier stage to pass; each apply `needs` only its own plan.
-fn single(settings: &GeneratorSettings, waves: &[Wave]) -> Result<String, PipelineError> {
+/// earlier stage to pass; each apply `needs` only its own plan. `None` when
+/// the file would pass GitLab's 5 MB (writing stops as soon as it does).
+fn single(
+    settings: &GeneratorSettings,
+    waves: &[Wave],
+) -> Result<Option<(String, usize)>, PipelineError> {
     let mut stages = Vec::new();
-    let mut all_jobs = Vec::new();
     for wave in waves {
         if is_manual(settings, wave) {
-            let stage = format!("{}-start", wave.name);
-            all_jobs.push(jobs::gate(&wave.name, &stage));
-            stages.push(stage);
+            stages.push(format!("{}-start", wave.name));
+        }
+        stages.push(wave_stage(waves, settings, wave, "plan"));
+        stages.push(wave_stage(waves, settings, wave, "apply"));
+    }
+    stages.push("report".into());
+    let mut blocks = terraform_preamble(settings, &stages)?;
+    for wave in waves {
+        if is_manual(settings, wave) {
+            control::gate(&mut blocks, &wave.name, &format!("{}-start", wave.name))?;
         }
         let plan_stage = wave_stage(waves, settings, wave, "plan");
         let apply_stage = wave_stage(waves, settings, wave, "apply");
-        all_jobs.extend(tenant_jobs(
-            settings,
-            &wave.tenants,
-            &plan_stage,
-            &apply_stage,
-        ));
-        stages.push(plan_stage);
-        stages.push(apply_stage);
+        let mut wave_jobs = TenantBlocks::default();
+        for batch in batches::split(&wave.tenants, settings.tenants_per_job) {
+            wave_jobs.push(settings, (&plan_stage, &apply_stage), &batch)?;
+            if blocks.bytes() + wave_jobs.bytes() > limits::MAX_FILE_BYTES {
+                return Ok(None);
+            }
+        }
+        wave_jobs.append_to(&mut blocks);
     }
-    stages.push("report".into());
-    let expected: Vec<String> = waves
+    let expected: Vec<&str> = waves
         .iter()
-        .flat_map(|w| w.tenants.iter().cloned())
+        .flat_map(|w| w.tenants.iter().map(String::as_str))
         .collect();
-    all_jobs.extend(jobs::rollup("report", &expected));
-    render(
-        header(settings, waves, "child pipeline"),
-        preamble(settings, stages),
-        all_jobs,
-    )
-}
-
-/// A slice of one wave, run as its own grandchild pipeline.
-struct Shard<'a> {
-    wave: &'a Wave,
-    name: String,
-    tenants: &'a [String],
-}
-
-fn shard_file(settings: &GeneratorSettings, shard: &Shard<'_>) -> Result<String, PipelineError> {
-    let slice = Wave {
-        name: shard.wave.name.clone(),
-        tenants: shard.tenants.to_vec(),
-    };
-    let what = format!("shard {} of wave {}", shard.name, shard.wave.name);
-    let mut all_jobs = tenant_jobs(settings, shard.tenants, "plan", "apply");
-    all_jobs.extend(jobs::rollup("report", shard.tenants));
-    render(
-        header(settings, std::slice::from_ref(&slice), &what),
-        preamble(
-            settings,
-            vec!["plan".into(), "apply".into(), "report".into()],
-        ),
-        all_jobs,
-    )
-}
-
-fn shard_path(settings: &GeneratorSettings, name: &str) -> String {
-    format!("{}/{name}.yml", settings.shard_dir.trim_end_matches('/'))
-}
-
-/// Router plus shard files. Shards get as many tenants as the job limit
-/// allows; if a shard file would pass 5 MB the slices are halved.
-fn sharded(
-    settings: &GeneratorSettings,
-    waves: &[Wave],
-    gates: usize,
-    size: &SizeEstimate,
-) -> Result<(String, Vec<PipelineFile>), PipelineError> {
-    let max_jobs = settings.max_jobs_per_pipeline;
-    let by_jobs = limits::tenants_per_shard(max_jobs).ok_or_else(|| {
-        PipelineError::CannotFit(format!(
-            "--max-jobs-per-pipeline {max_jobs} is too small: a shard pipeline holds a plan and an apply job per tenant plus the report and release-page jobs, so at least {} jobs",
-            limits::single_pipeline_jobs(1, 0)
-        ))
-    })?;
-    let by_size = size.tenants_within(limits::MAX_FILE_BYTES * 9 / 10);
-    if by_size == 0 {
-        return Err(PipelineError::CannotFit(
-            "one tenant's jobs alone exceed GitLab's 5 MB file limit".into(),
-        ));
-    }
-    let mut per_shard = by_jobs.min(by_size);
-    loop {
-        let shards: Vec<Shard> = waves
-            .iter()
-            .flat_map(|wave| {
-                let count = wave.tenants.len().div_ceil(per_shard);
-                wave.tenants
-                    .chunks(per_shard)
-                    .enumerate()
-                    .map(move |(i, tenants)| Shard {
-                        wave,
-                        name: shard_name(&wave.name, i + 1, count),
-                        tenants,
-                    })
-            })
-            .collect();
-        limits::check_router(shards.len(), gates, per_shard, max_jobs)
-            .map_err(PipelineError::CannotFit)?;
-
-        let mut files = Vec::with_capacity(shards.len());
-        let mut too_big = false;
-        for shard in &shards {
-            let yaml = shard_file(settings, shard)?;
-            if yaml.len() > limits::MAX_FILE_BYTES {
-                too_big = true;
-                break;
-            }
-            files.push(PipelineFile {
-                path: shard_path(settings, &shard.name),
-                yaml,
-            });
-        }
-        if too_big {
-            if per_shard == 1 {
-                return Err(PipelineError::CannotFit(
-                    "one tenant's jobs alone exceed GitLab's 5 MB file limit".into(),
-                ));
-            }
-            per_shard = per_shard.div_ceil(2);
-            continue;
-        }
-        let router = router(settings, waves, &shards)?;
-        if router.len() > limits::MAX_FILE_BYTES {
-            return Err(PipelineError::CannotFit(format!(
-                "the router file for {} shards exceeds GitLab's 5 MB limit",
-                shards.len()
-            )));
-        }
-        return Ok((router, files));
-    }
-}
-
-/// File size as a function of the tenant count, measured on one- and
-/// two-tenant shard files, so huge selections are never rendered whole just
-/// to find out they are too big.
-struct SizeEstimate {
-    fixed: usize,
-    per_tenant: usize,
-}
-
-impl SizeEstimate {
-    fn measure(settings: &GeneratorSettings, wave: &Wave) -> Result<Self, PipelineError> {
-        // Tenant ids are at most 40 characters: measure the longest.
-        let ids = ["x".repeat(40), "y".repeat(40)];
-        let one = shard_file(
-            settings,
-            &Shard {
-                wave,
-                name: wave.name.clone(),
-                tenants: &ids[..1],
-            },
-        )?
-        .len();
-        let two = shard_file(
-            settings,
-            &Shard {
-                wave,
-                name: wave.name.clone(),
-                tenants: &ids,
-            },
-        )?
-        .len();
-        let per_tenant = two.saturating_sub(one).max(1);
-        Ok(SizeEstimate {
-            fixed: one.saturating_sub(per_tenant),
-            per_tenant,
-        })
-    }
-
-    fn bytes(&self, tenants: usize) -> usize {
-        // The report job lists every tenant id once more.
-        self.fixed + tenants * (self.per_tenant + 41)
-    }
-
-    fn tenants_within(&self, bytes: usize) -> usize {
-        bytes.saturating_sub(self.fixed) / (self.per_tenant + 41)
-    }
-}
-
-/// `<wave>-<n>`, zero-padded to the wave's shard count (at least 3 digits).
-fn shard_name(wave: &str, index: usize, count: usize) -> String {
-    let width = count.to_string().len().max(3);
-    format!("{wave}-{index:0width$}")
-}
-
-fn router(
-    settings: &GeneratorSettings,
-    waves: &[Wave],
-    shards: &[Shard<'_>],
-) -> Result<String, PipelineError> {
-    let mut stages = vec![jobs::PUBLISH_JOB.to_string()];
-    let mut all_jobs = vec![jobs::publish_shards(settings, jobs::PUBLISH_JOB)];
-    for wave in waves {
-        if is_manual(settings, wave) {
-            let stage = format!("{}-start", wave.name);
-            all_jobs.push(jobs::gate(&wave.name, &stage));
-            stages.push(stage);
-        }
-        let stage = format!("wave-{}", wave.name);
-        for shard in shards.iter().filter(|s| std::ptr::eq(s.wave, wave)) {
-            all_jobs.push(jobs::shard_trigger(
-                &shard.name,
-                &stage,
-                &shard_path(settings, &shard.name),
-            ));
-        }
-        stages.push(stage);
-    }
-    let what = format!(
-        "router over {} shard pipelines (each wave's shards run once the earlier wave passed)",
-        shards.len()
-    );
-    render(
-        header(settings, waves, &what),
-        preamble(settings, stages),
-        all_jobs,
-    )
+    control::rollup(&mut blocks, "report", &expected)?;
+    let jobs = blocks.jobs();
+    let file = blocks.into_file(&header(settings, waves, "child pipeline"));
+    Ok((file.len() <= limits::MAX_FILE_BYTES).then_some((file, jobs)))
 }
 
 #[cfg(test)]

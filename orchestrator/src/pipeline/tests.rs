@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use saas_registry::Tenant;
-use serde_yaml::{Mapping, Value};
+use serde_json::{Map, Value};
 
 use super::*;
 
@@ -20,6 +20,9 @@ fn settings() -> GeneratorSettings {
         apply: ApplyMode::Manual,
         manual_waves: BTreeSet::new(),
         max_jobs_per_pipeline: limits::DEFAULT_MAX_JOBS_PER_PIPELINE,
+        tenants_per_job: 1,
+        batch_jobs: None,
+        lock_file: Some("stacks/web/.terraform.lock.hcl".into()),
         shard_dir: "ci/child-shards".into(),
         generate_job: "generate".into(),
     }
@@ -56,26 +59,40 @@ fn golden(name: &str, actual: &str) {
     );
 }
 
-fn parse(yaml: &str) -> Mapping {
-    serde_yaml::from_str(yaml)
+/// The YAML parsed back by the crate's parser into plain JSON values,
+/// independently of how the generator counted while writing.
+fn parse(yaml: &str) -> Map<String, Value> {
+    serde_saphyr::from_str(yaml)
         .unwrap_or_else(|e| panic!("generated YAML does not parse: {e}\n{yaml}"))
 }
 
 const KEYWORDS: [&str; 3] = ["stages", "variables", "default"];
 
-fn jobs(doc: &Mapping) -> Vec<(&str, &Value)> {
+/// Jobs: every top-level key but keywords and hidden templates.
+fn jobs(doc: &Map<String, Value>) -> Vec<(&str, &Value)> {
     doc.iter()
-        .map(|(k, v)| (k.as_str().unwrap(), v))
-        .filter(|(k, _)| !KEYWORDS.contains(k))
+        .map(|(k, v)| (k.as_str(), v))
+        .filter(|(k, _)| !KEYWORDS.contains(k) && !k.starts_with('.'))
         .collect()
 }
 
-fn stages(doc: &Mapping) -> Vec<String> {
+fn stages(doc: &Map<String, Value>) -> Vec<String> {
     doc["stages"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The `--tenant` values of a job's saasctl command.
+fn script_tenants(job: &Value) -> Vec<String> {
+    let script = job["script"][0].as_str().unwrap();
+    let words = shlex::split(script).unwrap();
+    words
+        .windows(2)
+        .filter(|w| w[0] == "--tenant")
+        .map(|w| w[1].clone())
         .collect()
 }
 
@@ -113,6 +130,7 @@ fn golden_empty_selection_is_one_no_op_job() {
 fn golden_sharded_router_and_shard() {
     let mut s = settings();
     s.max_jobs_per_pipeline = 8; // 3 tenants per shard
+    s.lock_file = None;
     let waves = waves::resolve(Some("canary=tenant-0001;rest"), &tenants(7)).unwrap();
     let out = generate(&s, &waves).unwrap();
     let paths: Vec<&str> = out.shards.iter().map(|f| f.path.as_str()).collect();
@@ -165,9 +183,10 @@ fn waves_are_ordered_stages_and_applies_need_only_their_plan() {
             // No needs: a plan waits for every earlier stage, so wave N+1
             // starts only after wave N applied.
             assert!(job.get("needs").is_none(), "{name}");
+            assert_eq!(job["extends"], ".saas-terraform");
             assert_eq!(job["resource_group"], format!("saas/web/{tenant}").as_str());
         } else if let Some(tenant) = name.strip_prefix("apply:") {
-            let needs = job["needs"].as_sequence().unwrap();
+            let needs = job["needs"].as_array().unwrap();
             assert_eq!(needs.len(), 1);
             assert_eq!(needs[0]["job"], format!("plan:{tenant}").as_str());
             assert_eq!(job["when"], "manual");
@@ -237,7 +256,7 @@ struct Census {
 }
 
 /// Checks one pipeline file against GitLab's limits by parsing it, and
-/// records which tenants it plans and applies.
+/// records which tenants it plans and applies (from the jobs' commands).
 fn check_limits(file: &str, yaml: &str, max_jobs: usize, census: &mut Census) -> Vec<String> {
     assert!(
         yaml.len() <= 5 * 1024 * 1024,
@@ -256,10 +275,10 @@ fn check_limits(file: &str, yaml: &str, max_jobs: usize, census: &mut Census) ->
             "{file}: {name} in unknown stage {stage}"
         );
         if let Some(needs) = job.get("needs") {
-            assert!(needs.as_sequence().unwrap().len() <= 50, "{file}: {name}");
+            assert!(needs.as_array().unwrap().len() <= 50, "{file}: {name}");
         }
         if let Some(trigger) = job.get("trigger") {
-            let list = trigger["include"].as_sequence().unwrap();
+            let list = trigger["include"].as_array().unwrap();
             assert!(list.len() <= 3, "{file}: {name} includes {}", list.len());
             assert_eq!(trigger["strategy"], "depend");
             includes.extend(
@@ -267,22 +286,27 @@ fn check_limits(file: &str, yaml: &str, max_jobs: usize, census: &mut Census) ->
                     .map(|i| i["artifact"].as_str().unwrap().to_string()),
             );
         }
-        if let Some(t) = name.strip_prefix("plan:") {
-            assert!(
-                census.planned.insert(t.into(), file.into()).is_none(),
-                "{t} planned twice"
-            );
+        if name.starts_with("plan:") {
+            for t in script_tenants(job) {
+                assert!(
+                    census.planned.insert(t.clone(), file.into()).is_none(),
+                    "{t} planned twice"
+                );
+            }
         }
-        if let Some(t) = name.strip_prefix("apply:") {
+        if name.starts_with("apply:") {
             let need = job["needs"][0]["job"].as_str().unwrap();
             assert!(
                 doc.contains_key(need),
                 "{file}: {name} needs {need}, not in this pipeline"
             );
-            assert!(
-                census.applied.insert(t.into(), file.into()).is_none(),
-                "{t} applied twice"
-            );
+            assert_eq!(script_tenants(job), script_tenants(&doc[need]), "{name}");
+            for t in script_tenants(job) {
+                assert!(
+                    census.applied.insert(t.clone(), file.into()).is_none(),
+                    "{t} applied twice"
+                );
+            }
         }
     }
     includes
@@ -356,5 +380,104 @@ fn large_job_limits_still_split_files_over_five_megabytes() {
     assert!(
         total > limits::MAX_FILE_BYTES,
         "the test must need more than one file"
+    );
+}
+
+#[test]
+fn batches_run_the_local_pool_and_keep_reports_per_tenant() {
+    let mut s = settings();
+    s.tenants_per_job = 2;
+    s.batch_jobs = Some(2);
+    let out = generate(&s, &waves::resolve(None, &tenants(5)).unwrap()).unwrap();
+    let doc = parse(&out.main);
+    let plan = &doc["plan:tenant-0001..tenant-0002"];
+    assert_eq!(script_tenants(plan), ["tenant-0001", "tenant-0002"]);
+    let script = plan["script"][0].as_str().unwrap();
+    assert!(
+        script.contains(" -j 2 --run-id \"$CI_PIPELINE_ID-tenant-0001\""),
+        "{script}"
+    );
+    assert_eq!(plan["resource_group"], "saas/web/tenant-0001..tenant-0002");
+    let run = ".saas/runs/$CI_PIPELINE_ID-tenant-0001";
+    assert_eq!(
+        plan["artifacts"]["reports"]["terraform"],
+        serde_json::json!([
+            format!("{run}/tenant-0001/tfplan.report.json"),
+            format!("{run}/tenant-0002/tfplan.report.json"),
+        ])
+    );
+    assert_eq!(
+        plan["artifacts"]["reports"]["junit"],
+        format!("{run}/junit.xml")
+    );
+    // The odd tenant out is a batch of one, named as without batching.
+    assert_eq!(script_tenants(&doc["apply:tenant-0005"]), ["tenant-0005"]);
+    // The roll-up still expects every tenant.
+    let expect = doc["report"]["script"][0].as_str().unwrap();
+    let ids: Vec<String> = (1..=5).map(|i| format!("tenant-{i:04}")).collect();
+    assert!(expect.ends_with(&format!("{} > .saas/expected-tenants", ids.join(" "))));
+}
+
+#[test]
+fn five_thousand_tenants_at_twenty_one_per_job_need_no_router() {
+    let mut s = settings();
+    s.tenants_per_job = 21;
+    let all = tenants(5000);
+    let out = generate(&s, &waves::resolve(None, &all).unwrap()).unwrap();
+    assert!(out.shards.is_empty(), "no router: one child pipeline");
+    let mut census = Census::default();
+    check_limits("child", &out.main, 500, &mut census);
+    assert_eq!(out.jobs, 2 * 5000_usize.div_ceil(21) + 2);
+    assert_eq!(jobs(&parse(&out.main)).len(), out.jobs);
+    let ids: BTreeSet<String> = all.iter().map(|t| t.id.clone()).collect();
+    assert_eq!(census.planned.keys().cloned().collect::<BTreeSet<_>>(), ids);
+    assert_eq!(census.applied.keys().cloned().collect::<BTreeSet<_>>(), ids);
+}
+
+#[test]
+fn ten_thousand_tenants_one_per_job_shard_within_every_limit() {
+    let all = tenants(9999);
+    let out = generate(&settings(), &waves::resolve(None, &all).unwrap()).unwrap();
+    let mut census = Census::default();
+    let children = check_limits("router", &out.main, 500, &mut census);
+    assert_eq!(children.len(), out.shards.len());
+    let mut jobs_seen = jobs(&parse(&out.main)).len();
+    for file in &out.shards {
+        assert!(check_limits(&file.path, &file.yaml, 500, &mut census).is_empty());
+        jobs_seen += jobs(&parse(&file.yaml)).len();
+    }
+    assert_eq!(jobs_seen, out.jobs, "the writer's count is GitLab's count");
+    assert_eq!(census.planned.len(), 9999);
+    assert_eq!(census.planned, census.applied);
+}
+
+#[test]
+fn provider_cache_is_keyed_on_the_lock_file_else_the_stack() {
+    let waves = waves::resolve(None, &tenants(1)).unwrap();
+    let doc = parse(&generate(&settings(), &waves).unwrap().main);
+    let template = &doc[".saas-terraform"];
+    assert_eq!(
+        template["variables"]["TF_PLUGIN_CACHE_DIR"],
+        "$CI_PROJECT_DIR/.saas/plugin-cache"
+    );
+    assert_eq!(
+        template["cache"]["key"]["files"],
+        serde_json::json!(["stacks/web/.terraform.lock.hcl"])
+    );
+    assert_eq!(
+        template["cache"]["paths"],
+        serde_json::json!([".saas/plugin-cache/"])
+    );
+    for job in ["plan:tenant-0001", "apply:tenant-0001"] {
+        assert_eq!(doc[job]["extends"], ".saas-terraform", "{job}");
+    }
+    assert!(doc["report"].get("extends").is_none());
+
+    let mut s = settings();
+    s.lock_file = None;
+    let doc = parse(&generate(&s, &waves).unwrap().main);
+    assert_eq!(
+        doc[".saas-terraform"]["cache"]["key"],
+        "saas-providers-stacks-web"
     );
 }

@@ -4,6 +4,7 @@
 //! 5,000 tenants, GitLab's schema) is in `gitlab/generator.rs`, `saasctl
 //! gitlab trigger` against a local HTTP server in `gitlab/trigger.rs`.
 
+mod batching;
 mod generator;
 mod monorepo;
 mod trigger;

@@ -122,6 +122,14 @@ async fn changed_skips_exactly_the_tenants_nothing_changed_for() {
     let (f, s) = (fleet.clone(), stack.clone());
     spawn_blocking(move || {
         assert_eq!(plan_changed(&f, &s, "p2", 2), ["c1", "c2", "c3"]);
+        // The GitLab generator keeps only the changed tenants' jobs.
+        let args = ["pipeline", "gitlab", "-a", "portal", "-s", &s, "--changed", "-o", "child.yml"];
+        f.expect(&args, 0);
+        let child = std::fs::read_to_string(f.runs_dir().join("../../child.yml")).unwrap();
+        for id in ["c1", "c2", "c3"] {
+            assert!(child.contains(&format!("plan:{id}")), "{id}: {child}");
+        }
+        assert!(!child.contains("plan:c4"), "{child}");
         // The full plan JSON only on demand, redacted, from the saved plan.
         for _ in 0..2 {
             let out = f.expect(&["runs", "show", "p2", "--plan-json", "c1"], 0);
