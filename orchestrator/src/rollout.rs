@@ -129,18 +129,18 @@ pub fn plan_label_waves(tenants: &[(String, Option<String>)]) -> Vec<Wave<String
 
 /// The waves of `--waves spec` over `tenants` (in registry order): by label
 /// for `label:KEY`, else as [`plan_waves`] splits the ids.
-pub fn waves_for(spec: Option<&str>, tenants: &[Tenant]) -> Result<Vec<Wave<String>>, CliError> {
+pub fn waves_for<'a>(
+    spec: Option<&str>,
+    tenants: impl IntoIterator<Item = &'a Tenant>,
+) -> Result<Vec<Wave<String>>, CliError> {
+    let tenants = tenants.into_iter();
     match label_key(spec) {
         Some(key) => Ok(plan_label_waves(
             &tenants
-                .iter()
                 .map(|t| (t.id.clone(), t.labels.get(key).cloned()))
                 .collect::<Vec<_>>(),
         )),
-        None => plan_waves(
-            spec,
-            &tenants.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
-        ),
+        None => plan_waves(spec, &tenants.map(|t| t.id.clone()).collect::<Vec<_>>()),
     }
 }
 

@@ -175,8 +175,19 @@ fn render_config(config: &S3BackendConfig, format: BackendConfigFormat) -> anyho
 fn format_args(config: &S3BackendConfig) -> String {
     workspace::backend_args(config)
         .iter()
-        .map(|arg| format!("{}\n", shell_quote(arg)))
+        .map(|arg| format!("{}\n", quote(arg)))
         .collect()
+}
+
+/// One word for a POSIX shell (and xargs). Derived names and URLs hold no
+/// NUL, the one byte `shlex` cannot quote.
+/// Words of only plain characters stay as they are, for people to read.
+fn quote(word: &str) -> std::borrow::Cow<'_, str> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_=./:,@+%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        return word.into();
+    }
+    shlex::try_quote(word).unwrap_or_else(|_| word.replace('\0', "").into())
 }
 
 /// A `-backend-config=FILE.hcl` file: one attribute per setting, strings
@@ -188,16 +199,6 @@ fn format_hcl(config: &S3BackendConfig) -> Result<String, hcl::Error> {
         .prefer_ident_keys(true)
         .build_vec();
     hcl::ser::Serializer::with_formatter(formatter).serialize_string(config)
-}
-
-/// POSIX single-quoting, only when the word has a character a shell treats specially.
-fn shell_quote(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_=./:,@+%".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]
@@ -303,9 +304,13 @@ mod tests {
         let config = settings(LockKind::S3).s3_config(&endpoints, EndpointUrlsIn::BackendConfig);
         let hcl = render(&config, BackendConfigFormat::Hcl);
         assert!(hcl.contains(r#"  s3 = "a\"b\\c$${x}%%{y}\n""#), "{hcl}");
+        // The args line, as a shell reads it, holds the same escaped HCL.
         let args = render(&config, BackendConfigFormat::Args);
+        let words = shlex::split(&args).unwrap();
         assert!(
-            args.contains(r#"endpoints={ s3 = "a\"b\\c$${x}%%{y}\n" }"#),
+            words.contains(
+                &r#"-backend-config=endpoints={ s3 = "a\"b\\c$${x}%%{y}\n" }"#.to_string()
+            ),
             "{args}"
         );
     }
@@ -332,13 +337,16 @@ mod tests {
     }
 
     #[test]
-    fn quoting() {
-        assert_eq!(
-            shell_quote("-backend-config=key=a/b"),
-            "-backend-config=key=a/b"
-        );
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote("$(x)"), "'$(x)'");
+    fn quoting_round_trips_through_a_shell_parser() {
+        for word in [
+            "-backend-config=key=a/b",
+            "a b",
+            "it's",
+            "$(x)",
+            "-backend-config=k={ s3 = \"x\" }",
+        ] {
+            assert_eq!(shlex::split(&quote(word)).unwrap(), [word], "{word}");
+        }
+        assert_eq!(quote("-backend-config=key=a/b"), "-backend-config=key=a/b");
     }
 }

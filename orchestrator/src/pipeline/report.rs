@@ -295,15 +295,12 @@ pub fn markdown(summary: &ReleaseSummary) -> String {
     out.push_str("| --- | --- | --- | --- | --- |\n");
     let step = |r: Option<TenantResult>| r.map_or("-", TenantResult::as_str);
     for line in &summary.tenants {
-        let c = line.counts;
         out.push_str(&format!(
-            "| {} | {} | {} | +{} ~{} -{} | {} |\n",
+            "| {} | {} | {} | {} | {} |\n",
             line.tenant,
             step(line.plan),
             step(line.apply),
-            c.add,
-            c.change,
-            c.destroy,
+            line.counts,
             cell(line.error.as_deref().unwrap_or(""))
         ));
     }

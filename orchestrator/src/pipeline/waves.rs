@@ -21,19 +21,7 @@ pub struct Wave {
 pub fn resolve(spec: Option<&str>, tenants: &[Tenant]) -> Result<Vec<Wave>, CliError> {
     let mut sorted: Vec<&Tenant> = tenants.iter().collect();
     sorted.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    let waves = match rollout::label_key(spec) {
-        Some(key) => {
-            let pairs: Vec<(String, Option<String>)> = sorted
-                .iter()
-                .map(|t| (t.id.clone(), t.labels.get(key).cloned()))
-                .collect();
-            rollout::plan_label_waves(&pairs)
-        }
-        None => {
-            let ids: Vec<String> = sorted.iter().map(|t| t.id.clone()).collect();
-            rollout::plan_waves(spec, &ids)?
-        }
-    };
+    let waves = rollout::waves_for(spec, sorted)?;
     let waves = waves
         .into_iter()
         .filter(|w| !w.items.is_empty())

@@ -158,27 +158,17 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// PATH with saasctl and the project's terraform, its CLI config, AWS at moto.
+/// The harness's `tool_env`, with the built saasctl first on PATH.
 fn tool_env(cmd: &mut Command, saasctl_dir: &Path) {
-    let tools = root().join(".tools");
-    let mut dirs = vec![saasctl_dir.to_path_buf(), tools.join("bin")];
-    dirs.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
+    saas_e2e::tool_env(cmd, &moto_url());
+    let path = cmd
+        .get_envs()
+        .find(|(key, _)| *key == "PATH")
+        .and_then(|(_, value)| value.map(|v| v.to_os_string()))
+        .unwrap_or_default();
+    let mut dirs = vec![saasctl_dir.to_path_buf()];
+    dirs.extend(std::env::split_paths(&path));
     cmd.env("PATH", std::env::join_paths(dirs).unwrap());
-    if std::env::var_os("TF_CLI_CONFIG_FILE").is_none() {
-        cmd.env("TF_CLI_CONFIG_FILE", tools.join("terraformrc"));
-    }
-    let endpoint = moto_url();
-    cmd.env("AWS_ENDPOINT_URL_S3", &endpoint)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE");
-    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-        if std::env::var_os(var).is_none() {
-            cmd.env(var, "test");
-        }
-    }
 }
 
 /// Job name → PASS/FAIL from gitlab-ci-local's summary, child jobs included

@@ -123,7 +123,17 @@ async fn changed_skips_exactly_the_tenants_nothing_changed_for() {
     spawn_blocking(move || {
         assert_eq!(plan_changed(&f, &s, "p2", 2), ["c1", "c2", "c3"]);
         // The GitLab generator keeps only the changed tenants' jobs.
-        let args = ["pipeline", "gitlab", "-a", "portal", "-s", &s, "--changed", "-o", "child.yml"];
+        let args = [
+            "pipeline",
+            "gitlab",
+            "-a",
+            "portal",
+            "-s",
+            &s,
+            "--changed",
+            "-o",
+            "child.yml",
+        ];
         f.expect(&args, 0);
         let child = std::fs::read_to_string(f.runs_dir().join("../../child.yml")).unwrap();
         for id in ["c1", "c2", "c3"] {
