@@ -218,14 +218,7 @@ async fn run_steps(
         derive_backend(&ctx.application, &tenant.id).map_err(|e| StepError::new(e.to_string()))?;
     let secret_env = workspace::secret_env(tenant);
     let config_dir = ctx.workspace.config_dir();
-    let inv = Invocation {
-        config_dir: &config_dir,
-        data_dir: &ws.data_dir,
-        secret_env: &secret_env,
-        log: &ws.log,
-        redactor,
-        tenant: &tenant.id,
-    };
+    let inv = invocation(&config_dir, &ws, &secret_env, redactor, &tenant.id);
     let mut step = Steps {
         tf: &ctx.terraform,
         inv: &inv,
@@ -369,6 +362,24 @@ async fn operation_steps(
                 fingerprint: None,
             })
         }
+    }
+}
+
+/// Terraform for one tenant: the run's config, the tenant's data dir and log.
+pub fn invocation<'a>(
+    config_dir: &'a std::path::Path,
+    ws: &'a TenantWorkspace,
+    secret_env: &'a [(String, String)],
+    redactor: &'a Redactor,
+    tenant: &'a str,
+) -> Invocation<'a> {
+    Invocation {
+        config_dir,
+        data_dir: &ws.data_dir,
+        secret_env,
+        log: &ws.log,
+        redactor,
+        tenant,
     }
 }
 

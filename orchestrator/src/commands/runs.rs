@@ -6,10 +6,9 @@ use crate::exit::{CliError, Outcome};
 use crate::fanout::terraform_for_run;
 use crate::redact::Redactor;
 use crate::render::{self, table::Table, Printer};
-use crate::runner::Invocation;
 use crate::runs::{write_atomic, RunStore, TenantResult, REPORT_HTML};
 use crate::settings::{Global, RetrySettings};
-use crate::tenant_job::{save_plan_json, show_plan_args};
+use crate::tenant_job::{invocation, save_plan_json, show_plan_args};
 use crate::workspace::RunWorkspace;
 
 pub async fn run(global: &Global, printer: &Printer, args: RunsArgs) -> anyhow::Result<Outcome> {
@@ -95,14 +94,7 @@ async fn plan_json(
         let terraform =
             terraform_for_run(binary, global, &workspace, &registry, RetrySettings::ONCE)?;
         let config_dir = workspace.config_dir();
-        let inv = Invocation {
-            config_dir: &config_dir,
-            data_dir: &ws.data_dir,
-            secret_env: &[],
-            log: &ws.log,
-            redactor: &redactor,
-            tenant: tenant_id,
-        };
+        let inv = invocation(&config_dir, &ws, &[], &redactor, tenant_id);
         let shown = terraform
             .run_retrying(&inv, &show_plan_args(&ws), &[0], false)
             .await?;

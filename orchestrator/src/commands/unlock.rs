@@ -14,9 +14,10 @@ use crate::fanout::{install_providers, terraform_for_run};
 use crate::locks::LockInfo;
 use crate::redact::Redactor;
 use crate::render::Printer;
-use crate::runner::{Invocation, RetrySettings};
+use crate::runner::RetrySettings;
 use crate::runs::new_run_id;
 use crate::settings::{Global, StackLocation};
+use crate::tenant_job::invocation;
 use crate::workspace::{self, RunWorkspace};
 
 /// The lock record Terraform writes (DynamoDB `Info` attribute or `.tflock` object).
@@ -97,14 +98,7 @@ pub async fn run(global: &Global, printer: &Printer, args: UnlockArgs) -> anyhow
     ws.prepare(&tenant)?;
     let redactor = Redactor::for_values(tenant.sensitive_variables.values());
     let config_dir = workspace.config_dir();
-    let inv = Invocation {
-        config_dir: &config_dir,
-        data_dir: &ws.data_dir,
-        secret_env: &[],
-        log: &ws.log,
-        redactor: &redactor,
-        tenant: &tenant.id,
-    };
+    let inv = invocation(&config_dir, &ws, &[], &redactor, &tenant.id);
     let mut init: Vec<String> = [
         "init",
         "-input=false",
