@@ -145,6 +145,15 @@ mod tests {
             )
             .spawn()
             .unwrap();
+        // Until the child has exec'd, /proc shows the parent's environment.
+        let environ = format!("/proc/{}/environ", child.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read(&environ)
+            .is_ok_and(|env| env.windows(12).any(|w| w == b"TF_DATA_DIR="))
+        {
+            assert!(std::time::Instant::now() < deadline, "sleep never started");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let busy = lock.holder_gone(&tenant);
         child.kill().unwrap();
         child.wait().unwrap();
