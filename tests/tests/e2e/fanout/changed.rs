@@ -4,9 +4,7 @@
 //! all; a failed apply records nothing; `drift --changed` is refused.
 
 use std::path::Path;
-use std::process::Command;
 
-use saas_e2e::root;
 use saas_registry::Application;
 use serde_json::{json, Value};
 
@@ -72,16 +70,7 @@ async fn changed_skips_exactly_the_tenants_nothing_changed_for() {
             .add_tenant("portal", id, 1, &[], &[("api_token", "tok-old")])
             .await;
     }
-    let copy = tempfile::tempdir().unwrap();
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(root().join("testdata/platform-repo"))
-        .arg(copy.path().join("repo"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let repo = copy.path().join("repo");
-    std::fs::create_dir(repo.join(".git")).unwrap();
+    let (_copy, repo) = super::monorepo::fixture_copy();
     let stack_dir = repo.join("stacks/portal");
     let stack = stack_dir.display().to_string();
 

@@ -16,6 +16,22 @@ fn fixture() -> std::path::PathBuf {
     root().join("testdata/platform-repo")
 }
 
+/// A writable copy of the fixture repository (with a `.git`, so saasctl
+/// takes it as the root): `(temp dir to keep alive, the repo in it)`.
+pub(super) fn fixture_copy() -> (tempfile::TempDir, std::path::PathBuf) {
+    let copy = tempfile::tempdir().unwrap();
+    let repo = copy.path().join("repo");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(fixture())
+        .arg(&repo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::create_dir(repo.join(".git")).unwrap();
+    (copy, repo)
+}
+
 /// What git sees changed, untracked or ignored under the fixture: nothing.
 fn assert_fixture_untouched() {
     let out = Command::new("git")
@@ -161,16 +177,7 @@ async fn a_committed_lock_file_is_used_read_only() {
         assert_fixture_untouched();
 
         // A copy of the repository whose billing stack locks another build of the provider.
-        let copy = tempfile::tempdir().unwrap();
-        let status = Command::new("cp")
-            .arg("-r")
-            .arg(fixture())
-            .arg(copy.path().join("repo"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let repo = copy.path().join("repo");
-        std::fs::create_dir(repo.join(".git")).unwrap();
+        let (_copy, repo) = fixture_copy();
         let lock = repo.join("stacks/billing/.terraform.lock.hcl");
         let locked = "provider \"registry.terraform.io/saasctl/saas\" {\n  version     = \"0.1.0\"\n  constraints = \">= 0.1.0\"\n  hashes = [\n    \"h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\n  ]\n}\n";
         std::fs::write(&lock, locked).unwrap();
