@@ -473,9 +473,9 @@ pub async fn install_providers(
     let mut args: Vec<String> = ["init", "-backend=false", "-input=false", "-no-color"]
         .map(String::from)
         .into();
-    std::fs::create_dir_all(&terraform.plugin_cache_dir).with_context(|| {
+    let _cache_lock = terraform.lock_plugin_cache().await.with_context(|| {
         format!(
-            "creating plugin cache {}",
+            "locking plugin cache {}",
             terraform.plugin_cache_dir.display()
         )
     })?;

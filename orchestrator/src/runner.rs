@@ -23,6 +23,32 @@ pub struct TerraformSettings {
 
 pub use crate::settings::RetrySettings;
 
+impl TerraformSettings {
+    /// Creates the plugin cache and takes its install lock, held until the
+    /// file is dropped. Terraform's cache is not safe for concurrent installs
+    /// (two processes filling it at once fail with "still not detected ...
+    /// this is a bug in Terraform"), so saasctl processes that share one
+    /// cache, like parallel CI jobs in one checkout, take turns. The lock
+    /// sits beside the cache, where Terraform's directory scan never looks.
+    pub async fn lock_plugin_cache(&self) -> std::io::Result<std::fs::File> {
+        std::fs::create_dir_all(&self.plugin_cache_dir)?;
+        let mut name = self
+            .plugin_cache_dir
+            .file_name()
+            .unwrap_or_default()
+            .to_os_string();
+        name.push(".saasctl-lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.plugin_cache_dir.with_file_name(name))?;
+        tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+}
+
 /// `explicit` (`--terraform` / `SAAS_TERRAFORM`), else `terraform` or
 /// `tofu` on PATH.
 pub fn find_terraform(explicit: Option<&Path>) -> Result<PathBuf, CliError> {
@@ -402,6 +428,36 @@ pub fn error_summary(out: &TfOutput) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_second_holder_of_the_plugin_cache_waits_for_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = TerraformSettings {
+            binary: "terraform".into(),
+            plugin_cache_dir: dir.path().join("cache"),
+            registry_url: String::new(),
+            retry: RetrySettings::ONCE,
+        };
+        let first = settings.lock_plugin_cache().await.unwrap();
+        assert!(dir.path().join("cache").is_dir());
+        let second = tokio::spawn({
+            let settings = settings.clone();
+            async move { settings.lock_plugin_cache().await.map(|_| ()) }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!second.is_finished(), "the lock was taken twice at once");
+        drop(first);
+        tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .expect("released lock was never taken")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("cache")).unwrap().count(),
+            0,
+            "nothing of saasctl's inside the cache"
+        );
+    }
 
     const LOCKED: &str = "\
 ╷
