@@ -11,14 +11,16 @@ use aws_config::environment::region::EnvironmentVariableRegionProvider;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
+use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 use serde::de::DeserializeOwned;
 
 use self::items::{Item, APPLICATIONS_PK, BODY, PK, SK, TENANTS_PK, TENANT_COUNT, TIERS, VERSION};
@@ -322,42 +324,47 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Waits until the table is ACTIVE and checks it has our key schema.
+    /// Waits with the SDK's `table_exists` waiter (DescribeTable until the
+    /// status is ACTIVE), then checks the table has our key schema.
     async fn wait_until_active(&self) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + TABLE_READY_TIMEOUT;
-        loop {
-            let out = self
-                .client
-                .describe_table()
-                .table_name(&self.table)
-                .send()
-                .await
-                .map_err(|e| self.sdk_error(e))?;
-            let table = out.table.ok_or_else(|| self.missing_table())?;
-            let keys: Vec<(&str, &KeyType)> = table
-                .key_schema()
-                .iter()
-                .map(|k| (k.attribute_name(), k.key_type()))
-                .collect();
-            if keys != [(PK, &KeyType::Hash), (SK, &KeyType::Range)] {
-                return Err(RegistryError::Backend(format!(
-                    "table {:?} at {} exists but is not a saasctl registry (its key schema is not PK/SK)",
-                    self.table, self.endpoint
-                )));
+        let waited = self
+            .client
+            .wait_until_table_exists()
+            .table_name(&self.table)
+            .wait(TABLE_READY_TIMEOUT)
+            .await;
+        let out = match waited {
+            Ok(poll) => poll.into_result().map_err(|e| self.sdk_error(e))?,
+            Err(WaiterError::OperationFailed(failed)) => {
+                return Err(self.sdk_error(failed.into_error()))
             }
-            if table.table_status() == Some(&TableStatus::Active) {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
+            Err(WaiterError::ExceededMaxWait(_)) => {
                 return Err(RegistryError::Unavailable(format!(
                     "table {:?} at {} did not become ACTIVE within {}s",
                     self.table,
                     self.endpoint,
                     TABLE_READY_TIMEOUT.as_secs()
-                )));
+                )))
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            Err(other) => {
+                return Err(RegistryError::Backend(
+                    DisplayErrorContext(other).to_string(),
+                ))
+            }
+        };
+        let table = out.table.ok_or_else(|| self.missing_table())?;
+        let keys: Vec<(&str, &KeyType)> = table
+            .key_schema()
+            .iter()
+            .map(|k| (k.attribute_name(), k.key_type()))
+            .collect();
+        if keys != [(PK, &KeyType::Hash), (SK, &KeyType::Range)] {
+            return Err(RegistryError::Backend(format!(
+                "table {:?} at {} exists but is not a saasctl registry (its key schema is not PK/SK)",
+                self.table, self.endpoint
+            )));
         }
+        Ok(())
     }
 }
 

@@ -79,8 +79,17 @@ async fn moto_serves_s3_and_dynamodb() {
 
     let table = unique_name("harness");
     create_lock_table(&table).await;
-    let tables = dynamodb_client().await.list_tables().send().await.unwrap();
-    assert!(tables.table_names().contains(&table), "{tables:?}");
+    // Every page: other tests share this moto, and ListTables pages at 100.
+    let tables: Vec<String> = dynamodb_client()
+        .await
+        .list_tables()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .unwrap();
+    assert!(tables.contains(&table), "{table} not in {tables:?}");
 }
 
 /// The S3 backend with a DynamoDB lock table on moto, as the tenant stacks use it:
