@@ -27,8 +27,10 @@ pub const DATA_DIR: &str = ".terraform";
 pub const PLAN_FILE: &str = "plan.tfplan";
 pub const PLAN_JSON: &str = "plan.json";
 pub const GITLAB_REPORT: &str = "tfplan.report.json";
-pub const CONFIG_DIR: &str = "stack";
-pub const SOURCE_MIRROR: &str = "src";
+/// Run-level names start with a dot, which no tenant id can (ids are
+/// slugs), so a tenant called `stack` or `src` gets a directory of its own.
+pub const CONFIG_DIR: &str = ".stack";
+pub const SOURCE_MIRROR: &str = ".src";
 pub const INIT_DATA_DIR: &str = ".init";
 pub const INIT_LOG: &str = "init.log";
 pub const PLUGIN_CACHE: &str = ".plugin-cache";
@@ -206,6 +208,26 @@ fn compact_hcl(value: &Expression) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn no_tenant_id_names_a_directory_or_file_of_the_run() {
+        use crate::runs::{JUNIT_FILE, REPORT_FILE, REPORT_HTML};
+        for name in [
+            super::CONFIG_DIR,
+            super::SOURCE_MIRROR,
+            super::INIT_DATA_DIR,
+            super::INIT_LOG,
+            super::PLUGIN_CACHE,
+            REPORT_FILE,
+            REPORT_HTML,
+            JUNIT_FILE,
+        ] {
+            assert!(
+                saas_registry::validate::slug("tenants", name).is_err(),
+                "a tenant could be called {name:?}, a name the run itself uses"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -530,7 +530,7 @@ async fn fans_out_over_two_applications_in_both_isolation_modes() {
     assert_no_secret(&fleet, &secret);
     // The saved plan itself holds no secret either (the stack declares it ephemeral).
     let a1_dir = fleet.runs_dir().join("a1");
-    let show = run(saas_e2e::terraform(&a1_dir.join("stack"))
+    let show = run(saas_e2e::terraform(&a1_dir.join(".stack"))
         .env("TF_DATA_DIR", a1_dir.join("w2/.terraform"))
         .args(["show", "-json", "-no-color"])
         .arg(p1_dir.join("w2/plan.tfplan")));
