@@ -1,6 +1,11 @@
 //! The Terraform jobs of a pipeline file: `plan:`/`apply:` per batch of
 //! tenants (a batch of one is today's job per tenant), and the hidden
-//! template they extend, which carries the provider plugin cache.
+//! templates they extend: `.saas-terraform` carries the provider plugin
+//! cache, `.saas-plan` and `.saas-apply` the artifacts. A job itself holds
+//! only what differs per batch (stage, `SAAS_BATCH`, resource group,
+//! script): GitLab Runner expands job variables in `artifacts:name` and
+//! `artifacts:paths`, so one template serves every batch, and a 10,000-tenant
+//! pipeline is a third of the YAML it would be with the paths spelt out.
 
 use serde::Serialize;
 
@@ -11,8 +16,14 @@ use super::{GeneratorSettings, PipelineError, RUNS_DIR};
 use crate::runs::{JUNIT_FILE, REPORT_FILE};
 use crate::workspace::{GITLAB_REPORT, LOG_FILE, PLAN_FILE, PLAN_JSON};
 
-/// The hidden job every plan and apply job `extends`.
+/// The hidden job the plan and apply templates `extends`.
 pub const TERRAFORM_TEMPLATE: &str = ".saas-terraform";
+/// The hidden jobs every plan and every apply job `extends`.
+pub const PLAN_TEMPLATE: &str = ".saas-plan";
+pub const APPLY_TEMPLATE: &str = ".saas-apply";
+/// The job variable that names a batch's runs (its first tenant), as the
+/// templates' artifact paths spell it. [`BatchVariables`] serialises it.
+const BATCH: &str = "$SAAS_BATCH";
 /// Terraform's provider plugin cache, relative to the project directory.
 pub const PLUGIN_CACHE_DIR: &str = ".saas/plugin-cache";
 /// Lock file name GitLab hashes for the cache key.
@@ -78,6 +89,7 @@ pub fn template(settings: &GeneratorSettings) -> Template {
 pub struct TerraformJob {
     stage: String,
     extends: &'static str,
+    variables: BatchVariables,
     #[serde(skip_serializing_if = "Option::is_none")]
     needs: Option<[Need; NEEDS_PER_APPLY]>,
     resource_group: String,
@@ -86,6 +98,18 @@ pub struct TerraformJob {
     #[serde(skip_serializing_if = "Option::is_none")]
     allow_failure: Option<bool>,
     script: [String; 1],
+}
+
+#[derive(Serialize)]
+struct BatchVariables {
+    #[serde(rename = "SAAS_BATCH")]
+    batch: String,
+}
+
+/// `.saas-plan` / `.saas-apply`: the artifacts of every batch's step.
+#[derive(Serialize)]
+pub struct StepTemplate {
+    extends: &'static str,
     artifacts: Artifacts,
 }
 
@@ -101,14 +125,17 @@ struct Artifacts {
     when: &'static str,
     expire_in: &'static str,
     paths: Vec<String>,
+    /// The run directory's own files (`.stack`, `.src`, `.init`, ...),
+    /// which a `*` of the paths above would otherwise reach.
+    exclude: [String; 1],
     reports: Reports,
 }
 
 #[derive(Serialize)]
 struct Reports {
     /// One `tfplan.report.json` per tenant: the merge request widget.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    terraform: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    terraform: Option<String>,
     junit: String,
 }
 
@@ -120,14 +147,15 @@ pub fn apply_job_name(batch: &Batch<'_>) -> String {
     format!("apply:{}", batch.label())
 }
 
-/// Run ids: one run per batch and step, named by the batch's first tenant,
-/// so artifacts of many jobs unpack side by side in the report job.
-fn plan_run(batch: &Batch<'_>) -> String {
-    format!("$CI_PIPELINE_ID-{}", batch.first())
+/// Run ids: one run per batch and step, named by the batch's first tenant
+/// (`first`: the id, or [`BATCH`] in the templates), so artifacts of many
+/// jobs unpack side by side in the report job.
+fn plan_run(first: &str) -> String {
+    format!("$CI_PIPELINE_ID-{first}")
 }
 
-fn apply_run(batch: &Batch<'_>) -> String {
-    format!("$CI_PIPELINE_ID-{}-apply", batch.first())
+fn apply_run(first: &str) -> String {
+    format!("$CI_PIPELINE_ID-{first}-apply")
 }
 
 /// `saasctl plan|apply` for the batch's tenants, run by the local pool.
@@ -168,33 +196,50 @@ fn resource_group(settings: &GeneratorSettings, batch: &Batch<'_>) -> String {
     format!("saas/{}/{}", settings.application, batch.label())
 }
 
-/// The run's report and JUnit file, and each tenant's `files`. Only these:
-/// the run directory also holds provider caches.
-fn artifacts(name: String, run: &str, batch: &Batch<'_>, files: &[&str], plan: bool) -> Artifacts {
+/// The run's report and JUnit file, and each tenant's `files`: only these,
+/// since the run directory also holds provider caches. A run directory
+/// holds the batch's tenants and nothing else without a leading dot, so
+/// `*` is every tenant of the batch.
+fn artifacts(step: &str, run: &str, files: &[&str], plan: bool) -> Artifacts {
     let dir = format!("{RUNS_DIR}/{run}");
-    let mut paths = Vec::with_capacity(2 + files.len() * batch.tenants.len());
-    paths.push(format!("{dir}/{REPORT_FILE}"));
-    paths.push(format!("{dir}/{JUNIT_FILE}"));
-    for tenant in batch.tenants {
-        paths.extend(files.iter().map(|f| format!("{dir}/{tenant}/{f}")));
-    }
-    let terraform = match plan {
-        true => batch
-            .tenants
-            .iter()
-            .map(|t| format!("{dir}/{t}/{GITLAB_REPORT}"))
-            .collect(),
-        false => Vec::new(),
-    };
+    let mut paths = vec![
+        format!("{dir}/{REPORT_FILE}"),
+        format!("{dir}/{JUNIT_FILE}"),
+    ];
+    paths.extend(files.iter().map(|f| format!("{dir}/*/{f}")));
     Artifacts {
-        name,
+        name: format!("{step}-{BATCH}"),
         when: "always",
         expire_in: EXPIRE_IN,
         paths,
+        exclude: [format!("{dir}/.*/**")],
         reports: Reports {
-            terraform,
+            terraform: plan.then(|| format!("{dir}/*/{GITLAB_REPORT}")),
             junit: format!("{dir}/{JUNIT_FILE}"),
         },
+    }
+}
+
+/// `.saas-plan`: each batch's plans, logs and reports.
+pub fn plan_template() -> StepTemplate {
+    let files = [PLAN_FILE, PLAN_JSON, GITLAB_REPORT, LOG_FILE];
+    StepTemplate {
+        extends: TERRAFORM_TEMPLATE,
+        artifacts: artifacts("plan", &plan_run(BATCH), &files, true),
+    }
+}
+
+/// `.saas-apply`: each batch's logs and reports.
+pub fn apply_template() -> StepTemplate {
+    StepTemplate {
+        extends: TERRAFORM_TEMPLATE,
+        artifacts: artifacts("apply", &apply_run(BATCH), &[LOG_FILE], false),
+    }
+}
+
+fn batch_variables(batch: &Batch<'_>) -> BatchVariables {
+    BatchVariables {
+        batch: batch.first().to_string(),
     }
 }
 
@@ -206,21 +251,20 @@ pub fn plan(
     stage: &str,
     batch: &Batch<'_>,
 ) -> Result<TerraformJob, PipelineError> {
-    let run = plan_run(batch);
+    let run = plan_run(batch.first());
     let command = format!(
         "{} || test $? -eq 2",
         batch_command(settings, "plan", batch, &run)?
     );
-    let files = [PLAN_FILE, PLAN_JSON, GITLAB_REPORT, LOG_FILE];
     Ok(TerraformJob {
         stage: stage.to_string(),
-        extends: TERRAFORM_TEMPLATE,
+        extends: PLAN_TEMPLATE,
+        variables: batch_variables(batch),
         needs: None,
         resource_group: resource_group(settings, batch),
         when: None,
         allow_failure: None,
         script: [command],
-        artifacts: artifacts(format!("plan-{}", batch.first()), &run, batch, &files, true),
     })
 }
 
@@ -230,17 +274,18 @@ pub fn apply(
     stage: &str,
     batch: &Batch<'_>,
 ) -> Result<TerraformJob, PipelineError> {
-    let run = apply_run(batch);
+    let run = apply_run(batch.first());
     let command = format!(
         "{} --from-run \"{}\"",
         batch_command(settings, "apply", batch, &run)?,
-        plan_run(batch)
+        plan_run(batch.first())
     );
     // Blocking when manual: a later wave waits until this apply passed.
     let manual = settings.apply == ApplyMode::Manual;
     Ok(TerraformJob {
         stage: stage.to_string(),
-        extends: TERRAFORM_TEMPLATE,
+        extends: APPLY_TEMPLATE,
+        variables: batch_variables(batch),
         needs: Some([Need {
             job: plan_job_name(batch),
             artifacts: true,
@@ -249,12 +294,5 @@ pub fn apply(
         when: manual.then_some("manual"),
         allow_failure: manual.then_some(false),
         script: [command],
-        artifacts: artifacts(
-            format!("apply-{}", batch.first()),
-            &run,
-            batch,
-            &[LOG_FILE],
-            false,
-        ),
     })
 }

@@ -207,13 +207,15 @@ fn preamble(settings: &GeneratorSettings, stages: &[String]) -> Result<CiBlocks,
     Ok(blocks)
 }
 
-/// The preamble plus the template the Terraform jobs extend.
+/// The preamble plus the templates the Terraform jobs extend.
 fn terraform_preamble(
     settings: &GeneratorSettings,
     stages: &[String],
 ) -> Result<CiBlocks, PipelineError> {
     let mut blocks = preamble(settings, stages)?;
     blocks.keyword(jobs::TERRAFORM_TEMPLATE, &jobs::template(settings))?;
+    blocks.keyword(jobs::PLAN_TEMPLATE, &jobs::plan_template())?;
+    blocks.keyword(jobs::APPLY_TEMPLATE, &jobs::apply_template())?;
     Ok(blocks)
 }
 

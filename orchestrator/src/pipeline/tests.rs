@@ -183,12 +183,14 @@ fn waves_are_ordered_stages_and_applies_need_only_their_plan() {
             // No needs: a plan waits for every earlier stage, so wave N+1
             // starts only after wave N applied.
             assert!(job.get("needs").is_none(), "{name}");
-            assert_eq!(job["extends"], ".saas-terraform");
+            assert_eq!(job["extends"], ".saas-plan");
+            assert_eq!(job["variables"]["SAAS_BATCH"], tenant);
             assert_eq!(job["resource_group"], format!("saas/web/{tenant}").as_str());
         } else if let Some(tenant) = name.strip_prefix("apply:") {
             let needs = job["needs"].as_array().unwrap();
             assert_eq!(needs.len(), 1);
             assert_eq!(needs[0]["job"], format!("plan:{tenant}").as_str());
+            assert_eq!(job["extends"], ".saas-apply");
             assert_eq!(job["when"], "manual");
             assert_eq!(job["allow_failure"], false);
             let script = job["script"][0].as_str().unwrap();
@@ -398,17 +400,45 @@ fn batches_run_the_local_pool_and_keep_reports_per_tenant() {
         "{script}"
     );
     assert_eq!(plan["resource_group"], "saas/web/tenant-0001..tenant-0002");
-    let run = ".saas/runs/$CI_PIPELINE_ID-tenant-0001";
+    // The batch's run, named by its first tenant, which the template's
+    // artifacts expand: every tenant's report in it, one JUnit file.
+    assert_eq!(plan["variables"]["SAAS_BATCH"], "tenant-0001");
+    let artifacts = &doc[".saas-plan"]["artifacts"];
+    let run = ".saas/runs/$CI_PIPELINE_ID-$SAAS_BATCH";
     assert_eq!(
-        plan["artifacts"]["reports"]["terraform"],
-        serde_json::json!([
-            format!("{run}/tenant-0001/tfplan.report.json"),
-            format!("{run}/tenant-0002/tfplan.report.json"),
-        ])
+        artifacts["reports"]["terraform"],
+        format!("{run}/*/tfplan.report.json")
+    );
+    assert_eq!(artifacts["reports"]["junit"], format!("{run}/junit.xml"));
+    assert_eq!(artifacts["name"], "plan-$SAAS_BATCH");
+    assert_eq!(
+        artifacts["exclude"],
+        serde_json::json!([format!("{run}/.*/**")])
+    );
+    let paths: Vec<&str> = artifacts["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    for file in [
+        "report.json",
+        "junit.xml",
+        "*/plan.tfplan",
+        "*/terraform.log",
+    ] {
+        assert!(
+            paths.contains(&format!("{run}/{file}").as_str()),
+            "{paths:?}"
+        );
+    }
+    assert!(
+        doc[".saas-apply"]["artifacts"]["reports"]["terraform"].is_null(),
+        "only plans feed the merge request widget"
     );
     assert_eq!(
-        plan["artifacts"]["reports"]["junit"],
-        format!("{run}/junit.xml")
+        doc[".saas-apply"]["artifacts"]["reports"]["junit"],
+        ".saas/runs/$CI_PIPELINE_ID-$SAAS_BATCH-apply/junit.xml"
     );
     // The odd tenant out is a batch of one, named as without batching.
     assert_eq!(script_tenants(&doc["apply:tenant-0005"]), ["tenant-0005"]);
@@ -468,9 +498,11 @@ fn provider_cache_is_keyed_on_the_lock_file_else_the_stack() {
         template["cache"]["paths"],
         serde_json::json!([".saas/plugin-cache/"])
     );
-    for job in ["plan:tenant-0001", "apply:tenant-0001"] {
-        assert_eq!(doc[job]["extends"], ".saas-terraform", "{job}");
+    for template in [".saas-plan", ".saas-apply"] {
+        assert_eq!(doc[template]["extends"], ".saas-terraform", "{template}");
     }
+    assert_eq!(doc["plan:tenant-0001"]["extends"], ".saas-plan");
+    assert_eq!(doc["apply:tenant-0001"]["extends"], ".saas-apply");
     assert!(doc["report"].get("extends").is_none());
 
     let mut s = settings();
