@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use saas_registry::{Application, Tenant};
 
-use crate::fingerprint::{self, RecordStore};
+use crate::fingerprint::{self, AppliedRecord, RecordStore};
 use crate::pool::Wave;
 use crate::render::Printer;
 use crate::runs::{RunReport, RunStore, TenantResult};
@@ -57,34 +57,44 @@ pub fn saved_fingerprints(store: &RunStore, plan_run: &str) -> BTreeMap<String, 
     )
 }
 
-/// `--changed`: the tenants whose applied record holds today's fingerprint,
-/// with the run that applied it. No record, or one that cannot be read, and
-/// the tenant is planned.
-pub async fn unchanged_tenants(
+/// Every tenant's applied record, read 32 at a time. It needs no
+/// fingerprint, so it runs while the run's one init does. No record, or
+/// one that cannot be read (a warning), and the tenant is absent: planned.
+pub async fn read_records(
     records: &RecordStore,
     application: &Application,
-    fingerprints: &BTreeMap<String, String>,
     tenants: &BTreeMap<String, Tenant>,
     printer: &Printer,
-) -> anyhow::Result<BTreeMap<String, String>> {
+) -> BTreeMap<String, AppliedRecord> {
     use futures::StreamExt;
     let reads = tenants.keys().map(|id| async move {
         let backend = saas_registry::derive_backend(application, id).ok()?;
         match records.read(&backend).await {
-            Ok(record) => record
-                .filter(|r| fingerprints.get(id) == Some(&r.fingerprint))
-                .map(|r| (id.clone(), r.run_id)),
+            Ok(record) => record.map(|r| (id.clone(), r)),
             Err(err) => {
                 printer.warning(format_args!("{err}; planning tenant {id}"));
                 None
             }
         }
     });
-    Ok(futures::stream::iter(reads)
+    futures::stream::iter(reads)
         .buffer_unordered(32)
         .filter_map(|found| async move { found })
         .collect()
-        .await)
+        .await
+}
+
+/// `--changed`: the tenants whose applied record holds today's
+/// fingerprint, with the run that applied it.
+pub fn unchanged_tenants(
+    recorded: BTreeMap<String, AppliedRecord>,
+    fingerprints: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    recorded
+        .into_iter()
+        .filter(|(id, r)| fingerprints.get(id) == Some(&r.fingerprint))
+        .map(|(id, r)| (id, r.run_id))
+        .collect()
 }
 
 /// Marks `unchanged` tenants in the report and takes them out of the waves.

@@ -12,7 +12,8 @@ use anyhow::Context;
 use saas_registry::{Registry, RegistryLocation, Tenant};
 
 use crate::changed::{
-    record_store, saved_fingerprints, skip_unchanged, tenant_fingerprints, unchanged_tenants,
+    read_records, record_store, saved_fingerprints, skip_unchanged, tenant_fingerprints,
+    unchanged_tenants,
 };
 use crate::discovery::{discover, only_new, open_registry};
 use crate::exit::{CliError, Outcome};
@@ -106,37 +107,64 @@ async fn prepare(
             entry.name = Some(tenant.name.clone());
         }
     }
-    if report.terraform_version.is_none() {
-        report.terraform_version = runner::terraform_version(&terraform.binary).await;
-    }
     store.save(&report)?;
+
+    let needs_records = s.changed || matches!(s.operation, Operation::Apply | Operation::Destroy);
+    let records = match needs_records && !tenants.is_empty() {
+        true => Some(record_store(global, &application).await),
+        false => None,
+    };
+    // Nothing here depends on the others: the install, Terraform's version
+    // and (`--changed`) the applied records run at once.
+    let version_known = report.terraform_version.is_some();
+    let (installed, version, recorded) = tokio::join!(
+        async {
+            if !tenants.is_empty() {
+                workspace.mirror_stack(&s.stack.root, &s.stack.rel)?;
+                install_providers(&terraform, &workspace).await?;
+            }
+            anyhow::Ok(())
+        },
+        async {
+            match version_known {
+                true => None,
+                false => runner::terraform_version(&terraform.binary).await,
+            }
+        },
+        async {
+            match (s.changed, &records) {
+                (true, Some(records)) => {
+                    Some(read_records(records, &application, &tenants, printer).await)
+                }
+                _ => None,
+            }
+        },
+    );
+    installed?;
+    if !version_known {
+        report.terraform_version = version;
+    }
 
     let mut waves = waves;
     let mut fingerprints = match &resolved.saved_plans {
         Some(saved) => saved_fingerprints(&store, &saved.run_id),
         None => BTreeMap::new(),
     };
-    if !tenants.is_empty() {
-        workspace.mirror_stack(&s.stack.root, &s.stack.rel)?;
-        install_providers(&terraform, &workspace).await?;
-        if resolved.saved_plans.is_none()
-            && matches!(s.operation, Operation::Plan | Operation::Apply)
-        {
-            let version = report.terraform_version.as_deref().unwrap_or("unknown");
-            fingerprints = tenant_fingerprints(&workspace, &application, &tenants, version)?;
-        }
+    if !tenants.is_empty()
+        && resolved.saved_plans.is_none()
+        && matches!(s.operation, Operation::Plan | Operation::Apply)
+    {
+        let version = report.terraform_version.as_deref().unwrap_or("unknown");
+        fingerprints = tenant_fingerprints(&workspace, &application, &tenants, version)?;
     }
-    let needs_records = s.changed || matches!(s.operation, Operation::Apply | Operation::Destroy);
-    let records = match needs_records && !tenants.is_empty() {
-        true => Some(record_store(global, &application).await),
-        false => None,
-    };
-    if let (true, Some(records)) = (s.changed, &records) {
-        let unchanged =
-            unchanged_tenants(records, &application, &fingerprints, &tenants, printer).await?;
-        skip_unchanged(&unchanged, &mut report, &mut waves);
-        store.save(&report)?;
+    if let Some(recorded) = recorded {
+        skip_unchanged(
+            &unchanged_tenants(recorded, &fingerprints),
+            &mut report,
+            &mut waves,
+        );
     }
+    store.save(&report)?;
     let ctx = JobContext {
         terraform,
         workspace,
@@ -181,14 +209,17 @@ pub async fn changed_tenants(
     std::fs::create_dir_all(&workspace.dir)?;
     let terraform = terraform_for_run(binary, global, &workspace, registry, RetrySettings::ONCE)?;
     workspace.mirror_stack(&stack.root, &stack.rel)?;
-    install_providers(&terraform, &workspace).await?;
-    let version = runner::terraform_version(&terraform.binary).await;
     let by_id: BTreeMap<String, Tenant> = tenants.into_iter().map(|t| (t.id.clone(), t)).collect();
+    let records = record_store(global, application).await;
+    let (installed, version, recorded) = tokio::join!(
+        install_providers(&terraform, &workspace),
+        runner::terraform_version(&terraform.binary),
+        read_records(&records, application, &by_id, printer),
+    );
+    installed?;
     let version = version.as_deref().unwrap_or("unknown");
     let fingerprints = tenant_fingerprints(&workspace, application, &by_id, version)?;
-    let records = record_store(global, application).await;
-    let unchanged =
-        unchanged_tenants(&records, application, &fingerprints, &by_id, printer).await?;
+    let unchanged = unchanged_tenants(recorded, &fingerprints);
     Ok(by_id
         .into_values()
         .filter(|t| !unchanged.contains_key(&t.id))
