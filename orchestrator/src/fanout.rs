@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use saas_registry::{Registry, RegistryLocation, Tenant};
+use saas_registry::{Registry, RegistryLocation, S3BackendConfig, Tenant};
 
 use crate::changed::{
     read_records, record_store, saved_fingerprints, skip_unchanged, tenant_fingerprints,
@@ -31,7 +31,7 @@ use crate::runs::{
 };
 use crate::settings::{FanoutSettings, Global, RetrySettings, RunStart, StackLocation};
 use crate::tenant_job::{run_tenant, JobContext, Operation, SavedPlans, TenantOutcome};
-use crate::workspace::RunWorkspace;
+use crate::workspace::{self, RunWorkspace};
 
 /// Runs the settings' operation over the selected tenants.
 pub async fn run(
@@ -117,11 +117,17 @@ async fn prepare(
     // Nothing here depends on the others: the install, Terraform's version
     // and (`--changed`) the applied records run at once.
     let version_known = report.terraform_version.is_some();
+    let init_template = InitTemplate::default();
+    let first_backend = tenants.keys().next().and_then(|id| {
+        let backend = saas_registry::derive_backend(&application, id).ok()?;
+        Some(workspace::backend_config(&backend, &global.endpoints))
+    });
     let (installed, version, recorded) = tokio::join!(
         async {
             if !tenants.is_empty() {
                 workspace.mirror_stack(&s.stack.root, &s.stack.rel)?;
-                install_providers(&terraform, &workspace).await?;
+                let first = first_backend.as_ref().map(|b| (b, &init_template));
+                install_providers(&terraform, &workspace, first).await?;
             }
             anyhow::Ok(())
         },
@@ -175,7 +181,7 @@ async fn prepare(
         records,
         run_id: report.run_id.clone(),
         endpoints: global.endpoints.clone(),
-        init_template: InitTemplate::default(),
+        init_template,
         plan_json: s.plan_json,
     };
     Ok(PreparedRun {
@@ -212,7 +218,7 @@ pub async fn changed_tenants(
     let by_id: BTreeMap<String, Tenant> = tenants.into_iter().map(|t| (t.id.clone(), t)).collect();
     let records = record_store(global, application).await;
     let (installed, version, recorded) = tokio::join!(
-        install_providers(&terraform, &workspace),
+        install_providers(&terraform, &workspace, None),
         runner::terraform_version(&terraform.binary),
         read_records(&records, application, &by_id, printer),
     );
@@ -484,10 +490,16 @@ fn with_saved_plans(
 /// writes a `.terraform.lock.hcl` there when the stack commits none (a
 /// committed one is used read-only: a provider that does not match it fails
 /// the run with Terraform's message) and fills the plugin cache, so each
-/// tenant's init only links providers.
+/// tenant's init only links providers. With `first` (the backend of the
+/// run's first tenant, and the run's init template) it is a real init
+/// whose data dir becomes every tenant's template: no tenant runs an init
+/// of its own. Should that fail (say the tenant's bucket is not
+/// bootstrapped yet), it installs without a backend and the first tenants
+/// init for themselves.
 pub async fn install_providers(
     terraform: &TerraformSettings,
     workspace: &RunWorkspace,
+    first: Option<(&S3BackendConfig, &InitTemplate)>,
 ) -> anyhow::Result<()> {
     let config_dir = workspace.config_dir();
     let data_dir = workspace.init_data_dir();
@@ -501,7 +513,7 @@ pub async fn install_providers(
         redactor: &redactor,
         tenant: "",
     };
-    let mut args: Vec<String> = ["init", "-backend=false", "-input=false", "-no-color"]
+    let mut args: Vec<String> = ["init", "-input=false", "-no-color"]
         .map(String::from)
         .into();
     let _cache_lock = terraform.lock_plugin_cache().await.with_context(|| {
@@ -513,6 +525,20 @@ pub async fn install_providers(
     if config_dir.join(mirror::LOCK_FILE).is_file() {
         args.push("-lockfile=readonly".into());
     }
+    if let Some((first, template)) = first {
+        let mut with_backend = args.clone();
+        with_backend.push("-reconfigure".into());
+        with_backend.extend(workspace::backend_args(first));
+        if terraform
+            .run_retrying(&inv, &with_backend, &[0], true)
+            .await
+            .is_ok()
+        {
+            template.offer(&data_dir);
+            return Ok(());
+        }
+    }
+    args.push("-backend=false".into());
     terraform
         .run_retrying(&inv, &args, &[0], true)
         .await

@@ -93,7 +93,7 @@ pub async fn run(global: &Global, printer: &Printer, args: UnlockArgs) -> anyhow
     std::fs::create_dir_all(&workspace.dir)?;
     let terraform = terraform_for_run(binary, global, &workspace, &registry, RetrySettings::ONCE)?;
     workspace.mirror_stack(&stack.root, &stack.rel)?;
-    install_providers(&terraform, &workspace).await?;
+    install_providers(&terraform, &workspace, None).await?;
     let ws = workspace.tenant(&tenant.id);
     ws.prepare(&tenant)?;
     let redactor = Redactor::for_values(tenant.sensitive_variables.values());

@@ -358,7 +358,7 @@ async fn fans_out_over_two_applications_in_both_isolation_modes() {
     // copy, provider install or Terraform data dirs.
     let p1_dir = fleet.runs_dir().join("p1");
     for dir in [
-        "stack",
+        ".stack",
         ".init",
         ".plugin-cache",
         "w1/.terraform",
