@@ -250,3 +250,66 @@ async fn errors_before_any_tenant_runs_have_distinct_exit_codes() {
                 .is_none()
     );
 }
+
+/// The run's one install is a real init with its first tenant's backend
+/// (the other tenants copy it). When that tenant's bucket does not exist
+/// yet, the install falls back to no backend: the first tenant fails on its
+/// own, and the next one plans as ever.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_tenant_without_a_bucket_fails_alone() {
+    use saas_registry::{Isolation, LockKind};
+    let fleet = Fleet::new().await;
+    fleet
+        .add_app(
+            "web",
+            StateConfig {
+                isolation: Isolation::Bucket,
+                bucket_prefix: Some(unique_name("fo-nob")),
+                lock: LockKind::Dynamodb,
+                lock_table: Some(unique_name("fo-nob-lock")),
+                ..Default::default()
+            },
+        )
+        .await;
+    for id in ["a0", "a1"] {
+        fleet.add_tenant("web", id, 1, &[], &[]).await;
+    }
+    let fleet = std::sync::Arc::new(fleet);
+    let s = stack().display().to_string();
+    let f = fleet.clone();
+    spawn_blocking(move || {
+        // Only a1's bucket and lock table: a0, first in id order, has none.
+        f.expect(
+            &[
+                "backend",
+                "bootstrap",
+                "-a",
+                "web",
+                "--tenant",
+                "a1",
+                "--encryption",
+                "aes256",
+            ],
+            0,
+        );
+        f.expect(&["plan", "-a", "web", "-s", &s, "--run-id", "nb"], 1);
+    })
+    .await
+    .unwrap();
+    let report = fleet.report("nb");
+    let mut expected = all(&["a1"], "changes");
+    expected.insert("a0".into(), "failed".into());
+    assert_eq!(results(&report), expected);
+    let a0 = &tenants(&report)["a0"];
+    assert!(
+        a0["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("bucket"),
+        "a0 should fail on its own missing bucket: {a0}"
+    );
+    // The install tried a0's backend, then installed without one.
+    let init_log = std::fs::read_to_string(fleet.runs_dir().join("nb/init.log")).unwrap();
+    assert!(init_log.contains("-backend=false"), "{init_log}");
+}
