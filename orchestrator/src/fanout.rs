@@ -132,24 +132,18 @@ async fn prepare(
             anyhow::Ok(())
         },
         async {
-            match version_known {
-                true => None,
-                false => runner::terraform_version(&terraform.binary).await,
+            if version_known {
+                return None;
             }
+            runner::terraform_version(&terraform.binary).await
         },
         async {
-            match (s.changed, &records) {
-                (true, Some(records)) => {
-                    Some(read_records(records, &application, &tenants, printer).await)
-                }
-                _ => None,
-            }
+            let records = records.as_ref().filter(|_| s.changed)?;
+            Some(read_records(records, &application, &tenants, printer).await)
         },
     );
     installed?;
-    if !version_known {
-        report.terraform_version = version;
-    }
+    report.terraform_version = report.terraform_version.take().or(version);
 
     let mut waves = waves;
     let mut fingerprints = match &resolved.saved_plans {

@@ -1,5 +1,6 @@
-//! Init once per run, reuse for every tenant. After the first tenant's
-//! real `terraform init`, its data dir is the template: another tenant gets
+//! Init once per run, reuse for every tenant. After the run's install (a
+//! real `terraform init` with its first tenant's backend), or else the
+//! first tenant's own init, that data dir is the template: a tenant gets
 //! a copy of the provider links (and modules) and the same backend state
 //! file with only the `-backend-config` values swapped. Terraform hashes
 //! the backend block of the configuration (identical for every tenant:

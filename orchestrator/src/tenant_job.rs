@@ -43,7 +43,7 @@ pub struct JobContext {
     pub run_id: String,
     /// Endpoints other than AWS's own (see `settings::Global`).
     pub endpoints: saas_registry::EndpointUrls,
-    /// The first real init of the run, reused by the other tenants.
+    /// The run's first real init (its install's), reused by every tenant.
     pub init_template: InitTemplate,
     /// Also write each plan as `plan.json` (`terraform show -json`): a
     /// second Terraform process per tenant, so only when asked for.

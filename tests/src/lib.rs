@@ -295,6 +295,26 @@ pub fn saasctl(dir: &Path, registry: &str, endpoint: &str, args: &[&str]) -> Com
     cmd
 }
 
+/// Every regular file under `dir`, symlinks not followed (the run's
+/// provider links point at large binaries outside it).
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                todo.push(entry.path());
+            } else if kind.is_file() {
+                found.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -135,29 +135,9 @@ fn stack() -> PathBuf {
     root().join("examples/tenant-stack")
 }
 
-/// Every regular file under `dir`, symlinks not followed (the run's
-/// provider links point at large binaries outside it).
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let entry = entry.unwrap();
-            let kind = entry.file_type().unwrap();
-            if kind.is_dir() {
-                todo.push(entry.path());
-            } else if kind.is_file() {
-                found.push(entry.path());
-            }
-        }
-    }
-    found.sort();
-    found
-}
-
 /// Every file under `dir` with its contents, to prove nothing was written.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    files(dir)
+    saas_e2e::files(dir)
         .into_iter()
         .map(|path| {
             let bytes = std::fs::read(&path).unwrap();

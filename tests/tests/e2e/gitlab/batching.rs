@@ -21,23 +21,6 @@ fn runs_ending(repo: &Path, suffix: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Every file below `dir`, as paths relative to it.
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(next) = todo.pop() {
-        for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                todo.push(path);
-            } else if let Ok(rel) = path.strip_prefix(dir) {
-                found.push(rel.display().to_string());
-            }
-        }
-    }
-    found
-}
-
 #[tokio::test]
 async fn batched_jobs_keep_reports_and_state_per_tenant() {
     let tenants: Vec<(&str, &[(&str, &str)])> = FLEET.iter().map(|t| (*t, &[][..])).collect();
@@ -87,7 +70,10 @@ async fn batched_jobs_keep_reports_and_state_per_tenant() {
     // What gitlab-ci-local exported as the jobs' artifacts, expanding the
     // templates' `$SAAS_BATCH` paths: every tenant's files of the batch, and
     // none of the run's own directories (stack mirror, providers).
-    let exported = files_under(&root.join(".gitlab-ci-local/artifacts"));
+    let exported: Vec<String> = saas_e2e::files(&root.join(".gitlab-ci-local/artifacts"))
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     for tenant in ["acme", "globex"] {
         for file in ["tfplan.report.json", "plan.tfplan", "terraform.log"] {
             let want = format!("-acme/{tenant}/{file}");
