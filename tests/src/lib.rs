@@ -298,13 +298,18 @@ pub fn saasctl(dir: &Path, registry: &str, endpoint: &str, args: &[&str]) -> Com
 /// Every regular file under `dir`, symlinks not followed (the run's
 /// provider links point at large binaries outside it).
 pub fn files(dir: &Path) -> Vec<PathBuf> {
+    files_skipping(dir, &[])
+}
+
+/// [`files`], not descending into directories named in `skip`.
+pub fn files_skipping(dir: &Path, skip: &[&str]) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
         for entry in std::fs::read_dir(&d).unwrap() {
             let entry = entry.unwrap();
             let kind = entry.file_type().unwrap();
-            if kind.is_dir() {
+            if kind.is_dir() && !skip.iter().any(|s| entry.file_name() == *s) {
                 todo.push(entry.path());
             } else if kind.is_file() {
                 found.push(entry.path());

@@ -15,21 +15,7 @@ use super::{block_on, contains, s3_at, stack, tenants, Fleet};
 /// plugin cache and `.terraform/providers`: copies of the built provider,
 /// nothing a run writes).
 fn artifacts(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let entry = entry.unwrap();
-            let kind = entry.file_type().unwrap();
-            let name = entry.file_name();
-            if kind.is_dir() && name != ".plugin-cache" && name != "providers" {
-                todo.push(entry.path());
-            } else if kind.is_file() {
-                found.push(entry.path());
-            }
-        }
-    }
-    found
+    saas_e2e::files_skipping(dir, &[".plugin-cache", "providers"])
 }
 
 #[test]
